@@ -1,0 +1,116 @@
+// Argument parsing and dispatch (CLI11).
+#include "app/cli.h"
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "app/commands.h"
+#include "core/build_info.h"
+#include "core/log.h"
+
+namespace auditq::app {
+namespace {
+
+int notImplemented(std::string_view what) {
+  std::cerr << "auditq: " << what << " is not implemented yet\n";
+  return kExitFailure;
+}
+
+} // namespace
+
+int runCli(int argc, char** argv) {
+  core::log::setup("info", core::log::Format::Text);
+
+  CLI::App app{"auditq: asynchronous audit-write queue from Redis Streams to PostgreSQL.\n"
+               "Without a command it runs the daemon (same as `auditq run`).",
+               "auditq"};
+  app.set_version_flag("--version", std::string("auditq ") + core::kVersion);
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+
+  std::optional<std::string> config_path;
+  bool recover = false;
+  bool dry_run = false;
+  app.add_option("-c,--config", config_path,
+                 "Configuration file (default: $AUDITQ_CONFIG, else /etc/auditq/auditq.yaml, "
+                 "else built-in defaults)");
+  app.add_flag("--recover", recover, "Rebuild Redis session keys from PostgreSQL, then exit");
+  app.add_flag("--dry-run", dry_run, "With --recover: report what would be written, write nothing");
+
+  auto* run = app.add_subcommand("run", "Run the daemon in the foreground until SIGTERM/SIGINT");
+  auto* recover_cmd = app.add_subcommand("recover", "Same as --recover");
+
+  auto* migrate_cmd = app.add_subcommand("migrate", "Apply, roll back or list schema migrations");
+  migrate_cmd->require_subcommand(1);
+  auto* up = migrate_cmd->add_subcommand("up", "Apply every pending migration");
+  auto* down = migrate_cmd->add_subcommand("down", "Roll back the newest N migrations");
+  int down_count = 1;
+  down->add_option("N", down_count, "How many to roll back (default 1)")
+      ->check(CLI::Range(1, 1000));
+  auto* status = migrate_cmd->add_subcommand("status", "List migrations and their state");
+
+  auto* check = app.add_subcommand("check-config",
+                                   "Validate the configuration and print the effective values");
+  bool connect = false;
+  check->add_flag("--connect", connect,
+                  "Also connect to Redis and PostgreSQL; exit 1 naming one that cannot be reached");
+
+  auto* dlq = app.add_subcommand("dlq", "Inspect, re-queue or delete dead letters");
+  dlq->require_subcommand(1);
+  dlq->add_subcommand("list", "List dead letters");
+  dlq->add_subcommand("replay", "Re-queue dead letters to their source stream");
+  dlq->add_subcommand("purge", "Delete old dead letters");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  config::Config cfg;
+  try {
+    cfg = config::loadConfig(config_path, config::processEnvironment());
+  } catch (const config::ConfigError& e) {
+    std::cerr << "auditq: invalid configuration: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  core::log::setup(cfg.log.level,
+                   cfg.log.format == "json" ? core::log::Format::Json : core::log::Format::Text);
+
+  if (dry_run && !recover && !*recover_cmd) {
+    std::cerr << "auditq: --dry-run only applies to --recover\n";
+    return kExitUsage;
+  }
+  if (*check) {
+    return checkConfig(cfg, connect);
+  }
+  if (*migrate_cmd) {
+    if (*up) {
+      return migrate(cfg, MigrateAction::Up, 0);
+    }
+    if (*down) {
+      return migrate(cfg, MigrateAction::Down, down_count);
+    }
+    if (*status) {
+      return migrate(cfg, MigrateAction::Status, 0);
+    }
+  }
+  if (recover || *recover_cmd) {
+    return notImplemented("recover");
+  }
+  if (*dlq) {
+    return notImplemented("dlq");
+  }
+  (void)run;
+  return notImplemented("run");
+}
+
+} // namespace auditq::app

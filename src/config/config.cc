@@ -1,0 +1,217 @@
+// Loading and validating the configuration: the file, then environment overrides, then checks.
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "config/reader.h"
+#include "config/url.h"
+#include "core/entry_id.h"
+
+extern char** environ;
+
+namespace auditq::config {
+namespace {
+
+constexpr const char* kDefaultPath = "/etc/auditq/auditq.yaml";
+constexpr int64_t kMaxTimeoutMs = 3'600'000;
+
+bool isStartId(const std::string& id) {
+  return id == "$" || id == "0" || core::EntryId::parse(id).has_value();
+}
+
+void readSections(const YAML::Node& root, Config& c, const Environment& env) {
+  auto section = [&](const char* name) {
+    YAML::Node node = root && root.IsMap() ? root[name] : YAML::Node();
+    return SectionReader(name, node, c.origin, env, c.effective);
+  };
+  {
+    auto r = section("redis");
+    r.alias("url", "REDIS_URL");
+    r.url("url", c.redis.url, checkRedisUrl);
+    r.integer("connect_timeout_ms", c.redis.connect_timeout_ms, 1, kMaxTimeoutMs);
+    r.integer("command_timeout_ms", c.redis.command_timeout_ms, 1, kMaxTimeoutMs);
+    r.finish();
+  }
+  {
+    auto r = section("postgres");
+    r.alias("url", "DATABASE_URL");
+    r.alias("require_tls", "DATABASE_SSL");
+    r.url("url", c.postgres.url, checkPostgresUrl);
+    r.boolean("require_tls", c.postgres.require_tls);
+    r.integer("connect_timeout_ms", c.postgres.connect_timeout_ms, 1000, kMaxTimeoutMs);
+    r.string("application_name", c.postgres.application_name);
+    if (c.postgres.application_name.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos) {
+      r.fail("application_name", "may contain only letters, digits, '_', '.' and '-'");
+    }
+    r.finish();
+  }
+  {
+    auto r = section("consumer");
+    r.stringList("streams", c.consumer.streams);
+    std::set<std::string> seen;
+    for (const auto& s : c.consumer.streams) {
+      if (!seen.insert(s).second) {
+        r.fail("streams", fmt::format("names '{}' twice", s));
+      }
+    }
+    r.string("group", c.consumer.group);
+    if (c.consumer.group.empty()) {
+      r.fail("group", "must not be empty");
+    }
+    r.string("name", c.consumer.name);
+    if (c.consumer.name.find_first_of(" \t\r\n") != std::string::npos) {
+      r.fail("name", fmt::format("must not contain whitespace, got '{}'", c.consumer.name));
+    }
+    r.string("start_id", c.consumer.start_id);
+    if (!isStartId(c.consumer.start_id)) {
+      r.fail("start_id",
+             fmt::format("must be $, 0 or a stream entry id, got '{}'", c.consumer.start_id));
+    }
+    r.integer("block_ms", c.consumer.block_ms, 1, 60'000);
+    r.finish();
+  }
+  {
+    auto r = section("batch");
+    r.integer("max_entries", c.batch.max_entries, 1, 100'000);
+    r.size("max_bytes", c.batch.max_bytes, 1024, int64_t{1} << 30);
+    r.integer("linger_ms", c.batch.linger_ms, 0, 10'000);
+    r.integer("max_in_flight", c.batch.max_in_flight, 1, 64);
+    r.finish();
+  }
+  {
+    auto r = section("decode");
+    r.size("max_entry_bytes", c.decode.max_entry_bytes, 1024, int64_t{512} << 20);
+    r.boolean("strict_types", c.decode.strict_types);
+    r.finish();
+  }
+  {
+    auto r = section("projections");
+    r.boolean("sessions", c.projections.sessions);
+    r.boolean("participants", c.projections.participants);
+    r.finish();
+  }
+  {
+    auto r = section("shutdown");
+    r.integer("timeout_ms", c.shutdown.timeout_ms, 0, kMaxTimeoutMs);
+    r.finish();
+  }
+  {
+    auto r = section("log");
+    r.choice("level", c.log.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+    r.choice("format", c.log.format, {"text", "json"});
+    r.finish();
+  }
+}
+
+const std::set<std::string, std::less<>> kSections = {
+    "redis", "postgres", "consumer", "batch", "decode", "projections", "shutdown", "log"};
+
+} // namespace
+
+Environment processEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos) {
+      continue;
+    }
+    std::string name(entry.substr(0, eq));
+    if (name.starts_with("AUDITQ_") || name == "REDIS_URL" || name == "DATABASE_URL" ||
+        name == "DATABASE_SSL") {
+      env.emplace(std::move(name), std::string(entry.substr(eq + 1)));
+    }
+  }
+  return env;
+}
+
+Config parseConfig(const std::string& yaml_text, const std::string& origin,
+                   const Environment& env) {
+  Config c;
+  c.origin = origin;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", origin, e.mark.line + 1,
+                                  e.mark.column + 1, e.msg));
+  }
+  if (root && !root.IsNull() && !root.IsMap()) {
+    throw ConfigError(fmt::format("{}: the top level must be a mapping of sections", origin));
+  }
+  if (root && root.IsMap()) {
+    for (const auto& item : root) {
+      const std::string name = item.first.as<std::string>();
+      if (kSections.count(name) == 0) {
+        const YAML::Mark m = item.first.Mark();
+        throw ConfigError(fmt::format("{}:{}:{}: {}: unknown section (known: {})", origin,
+                                      m.line + 1, m.column + 1, name, fmt::join(kSections, ", ")));
+      }
+    }
+  }
+  try {
+    readSections(root, c, env);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: {}", origin, e.mark.line + 1, e.mark.column + 1,
+                                  e.msg));
+  }
+  return c;
+}
+
+Config loadConfig(const std::optional<std::string>& cli_path, const Environment& env) {
+  std::optional<std::string> path = cli_path;
+  if (!path) {
+    if (auto it = env.find("AUDITQ_CONFIG"); it != env.end() && !it->second.empty()) {
+      path = it->second;
+    } else if (::access(kDefaultPath, F_OK) == 0) {
+      path = kDefaultPath;
+    }
+  }
+  if (!path) {
+    return parseConfig("", "built-in defaults", env);
+  }
+  std::ifstream in(*path);
+  if (!in) {
+    throw ConfigError(fmt::format("{}: cannot read the configuration file", *path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), *path, env);
+}
+
+std::string postgresConnectionString(const PostgresConfig& postgres) {
+  std::string error;
+  auto url = parseUrl(postgres.url, error);
+  const bool has_query = url && !url->query.empty();
+  const std::string& query = url ? url->query : std::string();
+  auto has = [&](std::string_view name) {
+    return query.starts_with(std::string(name) + "=") ||
+           query.find("&" + std::string(name) + "=") != std::string::npos;
+  };
+  std::string out = postgres.url;
+  char sep = has_query ? '&' : '?';
+  auto add = [&](std::string_view name, const std::string& value) {
+    if (!has(name)) {
+      out += fmt::format("{}{}={}", sep, name, value);
+      sep = '&';
+    }
+  };
+  add("connect_timeout", std::to_string(std::max<int64_t>(1, postgres.connect_timeout_ms / 1000)));
+  if (!postgres.application_name.empty()) {
+    add("application_name", postgres.application_name);
+  }
+  if (postgres.require_tls) {
+    add("sslmode", "require");
+  }
+  return out;
+}
+
+} // namespace auditq::config

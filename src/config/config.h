@@ -1,0 +1,107 @@
+// auditq's configuration: one struct per YAML section with its defaults, loaded once from the
+// file and the environment, validated at load. Components take their section by const reference.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace auditq::config {
+
+// Invalid configuration: the message names the key, the value and the rule, and where the value
+// came from (file:line:column or the environment variable). The CLI exits 2 on it.
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";
+  int64_t connect_timeout_ms = 2000;
+  int64_t command_timeout_ms = 5000;
+};
+
+struct PostgresConfig {
+  std::string url = "postgresql://auditq@127.0.0.1:5432/auditq";
+  bool require_tls = false; // DATABASE_SSL=true sets it: sslmode=require unless the URL says more
+  int64_t connect_timeout_ms = 5000;
+  std::string application_name = "auditq";
+};
+
+struct ConsumerConfig {
+  std::vector<std::string> streams{"sync:events"};
+  std::string group = "auditq";
+  std::string name; // empty: "<hostname>-<pid>", filled in by the app
+  std::string start_id = "$";
+  int64_t block_ms = 1000;
+};
+
+struct BatchConfig {
+  int64_t max_entries = 1000;
+  int64_t max_bytes = 4 * 1024 * 1024;
+  int64_t linger_ms = 5;
+  int64_t max_in_flight = 2;
+};
+
+struct DecodeConfig {
+  int64_t max_entry_bytes = 1024 * 1024;
+  bool strict_types = false;
+};
+
+struct ProjectionsConfig {
+  bool sessions = true;
+  bool participants = true;
+};
+
+struct ShutdownConfig {
+  int64_t timeout_ms = 30000;
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string format = "text";
+};
+
+// One effective setting, for `check-config`: secrets already masked.
+struct EffectiveValue {
+  std::string key;    // "batch.max_entries"
+  std::string value;  // as text
+  std::string source; // "default", "file <path>:<line>", "env NAME"
+};
+
+struct Config {
+  RedisConfig redis;
+  PostgresConfig postgres;
+  ConsumerConfig consumer;
+  BatchConfig batch;
+  DecodeConfig decode;
+  ProjectionsConfig projections;
+  ShutdownConfig shutdown;
+  LogConfig log;
+
+  std::string origin; // the file it came from, or "built-in defaults"
+  std::vector<EffectiveValue> effective;
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// The process environment (only AUDITQ_*, REDIS_URL, DATABASE_URL, DATABASE_SSL are kept).
+Environment processEnvironment();
+
+// Parses YAML text (empty text: all defaults) with environment overrides applied and validates
+// the result. `origin` names the text in messages. Throws ConfigError.
+Config parseConfig(const std::string& yaml_text, const std::string& origin, const Environment& env);
+
+// Finds the file (`cli_path`, else $AUDITQ_CONFIG, else /etc/auditq/auditq.yaml if it exists,
+// else built-in defaults), reads and parses it. A named file that cannot be read is a
+// ConfigError.
+Config loadConfig(const std::optional<std::string>& cli_path, const Environment& env);
+
+// The libpq connection string for `postgres`: the URL plus connect_timeout, application_name
+// and sslmode=require when require_tls is set and the URL sets no sslmode.
+std::string postgresConnectionString(const PostgresConfig& postgres);
+
+} // namespace auditq::config

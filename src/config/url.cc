@@ -1,0 +1,185 @@
+// URL parsing and masking for the Redis and PostgreSQL connection settings.
+#include "config/url.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace auditq::config {
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+bool percentDecode(std::string_view in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) {
+      return false;
+    }
+    const int hi = hexValue(in[i + 1]);
+    const int lo = hexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+} // namespace
+
+std::optional<Url> parseUrl(std::string_view text, std::string& error) {
+  Url url;
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos || sep == 0) {
+    error = "must look like scheme://host[:port][/path]";
+    return std::nullopt;
+  }
+  url.scheme.assign(text.substr(0, sep));
+  std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view rest = text.substr(sep + 3);
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    url.query.assign(rest.substr(q + 1));
+    rest = rest.substr(0, q);
+  }
+  std::string_view authority = rest;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    authority = rest.substr(0, slash);
+    url.path.assign(rest.substr(slash + 1));
+  }
+  // The password may itself contain '@' when not percent-encoded: the last '@' ends userinfo.
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    std::string_view user = userinfo;
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      user = userinfo.substr(0, colon);
+      url.has_password = true;
+      if (!percentDecode(userinfo.substr(colon + 1), url.password)) {
+        error = "bad percent-encoding in the password";
+        return std::nullopt;
+      }
+    }
+    if (!percentDecode(user, url.user)) {
+      error = "bad percent-encoding in the user name";
+      return std::nullopt;
+    }
+  }
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      error = "unterminated [IPv6] host";
+      return std::nullopt;
+    }
+    url.host.assign(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        error = "unexpected text after the [IPv6] host";
+        return std::nullopt;
+      }
+      port_text = after.substr(1);
+    }
+  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    url.host.assign(authority.substr(0, colon));
+    port_text = authority.substr(colon + 1);
+  } else {
+    url.host.assign(authority);
+  }
+  if (!port_text.empty() || authority.ends_with(':')) {
+    int port = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() ||
+        port < 1 || port > 65535) {
+      error = "port must be 1..65535";
+      return std::nullopt;
+    }
+    url.port = port;
+  }
+  if (url.host.find_first_of(" /\\") != std::string::npos) {
+    error = "host contains a space or slash";
+    return std::nullopt;
+  }
+  return url;
+}
+
+std::string maskUrl(std::string_view text) {
+  std::string error;
+  auto url = parseUrl(text, error);
+  if (!url) {
+    return text.find('@') == std::string_view::npos ? std::string(text) : std::string("****");
+  }
+  if (!url->has_password) {
+    return std::string(text);
+  }
+  // Rebuild only the userinfo part so the rest is shown exactly as configured.
+  const auto sep = text.find("://") + 3;
+  std::string_view rest = text.substr(sep);
+  const auto end_of_authority = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end_of_authority);
+  const auto at = authority.rfind('@');
+  std::string_view userinfo = authority.substr(0, at);
+  std::string out(text.substr(0, sep));
+  out.append(userinfo.substr(0, userinfo.find(':')));
+  out.append(":****");
+  out.append(rest.substr(at));
+  return out;
+}
+
+std::string checkRedisUrl(std::string_view text) {
+  std::string error;
+  auto url = parseUrl(text, error);
+  if (!url) {
+    return error;
+  }
+  if (url->scheme == "rediss") {
+    return "rediss:// (TLS) is not supported by the packaged hiredis 0.14; use redis:// through "
+           "a local stunnel (docs/operations.md)";
+  }
+  if (url->scheme != "redis") {
+    return "scheme must be redis://";
+  }
+  if (url->host.empty()) {
+    return "host is required";
+  }
+  if (!url->path.empty()) {
+    int db = -1;
+    auto [ptr, ec] = std::from_chars(url->path.data(), url->path.data() + url->path.size(), db);
+    if (ec != std::errc() || ptr != url->path.data() + url->path.size() || db < 0) {
+      return "the path must be a database number (/0)";
+    }
+  }
+  return {};
+}
+
+std::string checkPostgresUrl(std::string_view text) {
+  std::string error;
+  auto url = parseUrl(text, error);
+  if (!url) {
+    return error;
+  }
+  if (url->scheme != "postgresql" && url->scheme != "postgres") {
+    return "scheme must be postgresql:// or postgres://";
+  }
+  return {};
+}
+
+} // namespace auditq::config

@@ -1,0 +1,22 @@
+// Where and how to reach Redis, derived once from redis.url: host, port, ACL user, password, db.
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+
+namespace auditq::redis {
+
+struct Endpoint {
+  std::string host;
+  int port = 6379;
+  std::string user;     // empty: the default user (AUTH password)
+  std::string password; // empty: no AUTH
+  int db = 0;
+  std::string display; // the URL with the password masked, for messages
+};
+
+// The URL was validated at config load, so this cannot fail.
+Endpoint endpointFrom(const config::RedisConfig& redis);
+
+} // namespace auditq::redis
