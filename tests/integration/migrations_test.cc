@@ -1,0 +1,231 @@
+// Migrations against a real PostgreSQL 15: round trips, checksums, locking, and the schema's
+// constraints as DESIGN.md specifies them.
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "integration/support.h"
+
+namespace auditq::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::map<std::string, std::string> envFor(const ScratchDatabase& db) {
+  return {{"DATABASE_URL", db.url()}, {"REDIS_URL", redisUrl()}};
+}
+
+std::string countTables(const ScratchDatabase& db) {
+  return db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+}
+
+TEST(Migrations, UpOnAFreshDatabaseAppliesAndStatusListsIt) {
+  ScratchDatabase db;
+  auto up = runAuditq({"migrate", "up"}, envFor(db));
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_NE(up.out.find("applied 0001_sync_schema"), std::string::npos);
+  auto status = runAuditq({"migrate", "status"}, envFor(db));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(std::regex_search(status.out, std::regex(R"(0001_sync_schema\s+applied 20\d\d-)")))
+      << status.out;
+}
+
+TEST(Migrations, UpIsIdempotent) {
+  ScratchDatabase db;
+  ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
+  auto again = runAuditq({"migrate", "up"}, envFor(db));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("up to date"), std::string::npos);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM auditq_schema_migrations"), "1");
+}
+
+TEST(Migrations, UpDownUpRoundTripRestoresTheSchema) {
+  ScratchDatabase db;
+  ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
+  const std::string tables_after_up = countTables(db);
+  auto down = runAuditq({"migrate", "down"}, envFor(db));
+  ASSERT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_NE(down.out.find("rolled back 0001_sync_schema"), std::string::npos);
+  EXPECT_EQ(db.scalar("SELECT to_regclass('sync_events') IS NULL"), "t");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_type WHERE typname IN ('sync_mode','sync_status')"),
+            "0");
+  auto status = runAuditq({"migrate", "status"}, envFor(db));
+  EXPECT_NE(status.out.find("pending"), std::string::npos);
+  ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
+  EXPECT_EQ(countTables(db), tables_after_up);
+}
+
+TEST(Migrations, RefusesAnAppliedMigrationWhoseFileChanged) {
+  ScratchDatabase db;
+  ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
+  // Simulate an edited file: the binary's checksum no longer matches the recorded one.
+  db.scalar("UPDATE auditq_schema_migrations SET checksum = 'deadbeef' WHERE version = 1");
+  auto up = runAuditq({"migrate", "up"}, envFor(db));
+  EXPECT_EQ(up.exit_code, 1);
+  EXPECT_NE(up.err.find("0001_sync_schema was changed after it was applied"), std::string::npos)
+      << up.err;
+  auto status = runAuditq({"migrate", "status"}, envFor(db));
+  EXPECT_EQ(status.exit_code, 1);
+  EXPECT_NE(status.out.find("CHANGED"), std::string::npos);
+}
+
+TEST(Migrations, WaitsForTheAdvisoryLockHeldByAnotherHost) {
+  ScratchDatabase db;
+  auto holder = db.connect();
+  pqxx::nontransaction tx(*holder);
+  tx.exec("SELECT pg_advisory_lock(" + std::to_string(0x6175646974712d6dLL) + ")");
+  Subprocess migrate({auditqBinary(), "migrate", "up"}, envFor(db));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(migrate.running()) << "migrate up must wait while another holds the lock";
+  EXPECT_EQ(db.scalar("SELECT to_regclass('sync_events') IS NULL"), "t");
+  tx.exec("SELECT pg_advisory_unlock_all()");
+  ASSERT_EQ(migrate.wait(30s), 0) << migrate.stderrText();
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM auditq_schema_migrations"), "1");
+}
+
+TEST(Migrations, ConcurrentUpsFromTwoHostsApplyOnce) {
+  ScratchDatabase db;
+  Subprocess a({auditqBinary(), "migrate", "up"}, envFor(db));
+  Subprocess b({auditqBinary(), "migrate", "up"}, envFor(db));
+  EXPECT_EQ(a.wait(60s), 0) << a.stderrText();
+  EXPECT_EQ(b.wait(60s), 0) << b.stderrText();
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM auditq_schema_migrations"), "1");
+}
+
+TEST(Migrations, UnreachableDatabaseExitsOne) {
+  auto r = runAuditq({"migrate", "up"}, {{"DATABASE_URL", "postgresql://u:pw@127.0.0.1:1/x"}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot connect to PostgreSQL"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("pw@"), std::string::npos) << "password leaked: " << r.err;
+}
+
+class Schema : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db_)).exit_code, 0);
+    conn_ = db_.connect();
+  }
+  // Runs a statement expecting the server to refuse it with `sqlstate`.
+  void expectRefused(const std::string& sql, const std::string& sqlstate) {
+    pqxx::work tx(*conn_);
+    try {
+      tx.exec(sql);
+      FAIL() << "accepted: " << sql;
+    } catch (const pqxx::sql_error& e) {
+      EXPECT_EQ(e.sqlstate(), sqlstate) << e.what();
+    }
+  }
+  void exec(const std::string& sql) {
+    pqxx::work tx(*conn_);
+    tx.exec(sql);
+    tx.commit();
+  }
+
+  ScratchDatabase db_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+constexpr const char* kS1 = "'11111111-1111-4111-8111-111111111111'";
+constexpr const char* kP1 = "'22222222-2222-4222-8222-222222222222'";
+
+TEST_F(Schema, RefusesAnInvalidEnumValue) {
+  expectRefused(std::string("INSERT INTO sync_sessions (session_id, sync_mode) VALUES (") + kS1 +
+                    ", 'sometimes')",
+                "22P02");
+}
+
+TEST_F(Schema, RequiresSyncModeOnSessions) {
+  expectRefused(std::string("INSERT INTO sync_sessions (session_id) VALUES (") + kS1 + ")",
+                "23502");
+}
+
+TEST_F(Schema, ParticipantPairIsUnique) {
+  const std::string insert =
+      std::string("INSERT INTO sync_participants (session_id, participant_id, total_time_ms) "
+                  "VALUES (") +
+      kS1 + ", " + kP1 + ", 1000)";
+  exec(insert);
+  expectRefused(insert, "23505");
+}
+
+TEST_F(Schema, StreamAndEntryIdAreUniqueTogether) {
+  auto insert = [](const std::string& stream, const std::string& entry) {
+    return std::string("INSERT INTO sync_events (session_id, event_type, stream, entry_id) "
+                       "VALUES (") +
+           kS1 + ", 'session_created', '" + stream + "', '" + entry + "')";
+  };
+  exec(insert("s", "1-0"));
+  exec(insert("other", "1-0")); // same id on another stream is a different entry
+  exec(insert("s", "1-1"));
+  expectRefused(insert("s", "1-0"), "23505");
+}
+
+TEST_F(Schema, EventsWithoutASessionRowAreAccepted) {
+  // No foreign keys: an event may arrive before anything created its session row.
+  exec(std::string("INSERT INTO sync_events (session_id, event_type) VALUES (") + kS1 +
+       ", 'participant_added')");
+  exec(std::string("INSERT INTO sync_participants (session_id, participant_id, total_time_ms) "
+                   "VALUES (") +
+       kS1 + ", " + kP1 + ", 5)");
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f'"), "0");
+}
+
+TEST_F(Schema, DeletingASessionKeepsItsAuditTrail) {
+  exec(std::string("INSERT INTO sync_sessions (session_id, sync_mode) VALUES (") + kS1 +
+       ", 'global')");
+  exec(std::string("INSERT INTO sync_events (session_id, event_type) VALUES (") + kS1 +
+       ", 'session_created')");
+  exec(std::string("DELETE FROM sync_sessions WHERE session_id = ") + kS1);
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM sync_events"), "1");
+}
+
+TEST_F(Schema, HasTheSeedIndexesAndComments) {
+  for (const char* index :
+       {"idx_sync_sessions_created_at", "idx_sync_sessions_final_status",
+        "idx_sync_sessions_sync_mode", "idx_sync_events_session_timestamp",
+        "idx_sync_events_event_type", "idx_sync_events_timestamp",
+        "idx_sync_events_participant_id", "idx_sync_participants_session_id",
+        "idx_sync_participants_group_id"}) {
+    EXPECT_EQ(db_.scalar(std::string("SELECT to_regclass('") + index + "') IS NOT NULL"), "t")
+        << index;
+  }
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = "
+                       "'idx_sync_sessions_final_status' AND indexdef LIKE '%WHERE%'"),
+            "1");
+  EXPECT_NE(db_.scalar("SELECT obj_description('sync_events'::regclass)"), "");
+}
+
+std::string normalizeDump(const std::string& dump) {
+  std::istringstream in(dump);
+  std::string line;
+  std::string out;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.rfind("--", 0) == 0 || line.rfind("\\restrict", 0) == 0 ||
+        line.rfind("\\unrestrict", 0) == 0 || line.rfind("SET ", 0) == 0 ||
+        line.rfind("SELECT pg_catalog.set_config", 0) == 0) {
+      continue;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+TEST(SchemaDump, CheckedInSchemaSqlMatchesTheMigratedDatabase) {
+  ScratchDatabase db;
+  ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
+  auto dump = runProcess({std::string(AUDITQ_PG_BIN) + "/pg_dump", "--schema-only", "--no-owner",
+                          "--no-privileges", "--dbname", db.url()});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  std::ifstream in(std::string(AUDITQ_SOURCE_DIR) + "/migrations/schema.sql");
+  std::stringstream checked_in;
+  checked_in << in.rdbuf();
+  EXPECT_EQ(normalizeDump(checked_in.str()), normalizeDump(dump.out))
+      << "migrations/schema.sql is stale: regenerate it with scripts/dump-schema";
+}
+
+} // namespace
+} // namespace auditq::test

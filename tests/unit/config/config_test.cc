@@ -1,0 +1,184 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace auditq::config {
+namespace {
+
+// Parses and expects a ConfigError whose message contains every fragment.
+void expectError(const std::string& yaml, const Environment& env,
+                 std::initializer_list<std::string> fragments) {
+  try {
+    parseConfig(yaml, "auditq.yaml", env);
+    FAIL() << "expected ConfigError for:\n" << yaml;
+  } catch (const ConfigError& e) {
+    for (const auto& f : fragments) {
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
+          << "message '" << e.what() << "' lacks '" << f << "'";
+    }
+  }
+}
+
+TEST(Config, EmptyTextGivesTheDocumentedDefaults) {
+  Config c = parseConfig("", "x", {});
+  EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(c.consumer.streams, std::vector<std::string>{"sync:events"});
+  EXPECT_EQ(c.consumer.group, "auditq");
+  EXPECT_EQ(c.consumer.start_id, "$");
+  EXPECT_EQ(c.batch.max_entries, 1000);
+  EXPECT_EQ(c.batch.max_bytes, 4 * 1024 * 1024);
+  EXPECT_EQ(c.batch.linger_ms, 5);
+  EXPECT_TRUE(c.projections.sessions);
+  EXPECT_TRUE(c.projections.participants);
+  EXPECT_EQ(c.log.format, "text");
+}
+
+TEST(Config, ReadsValuesFromTheFile) {
+  Config c = parseConfig(R"(
+consumer:
+  streams: [a, b]
+  start_id: "0"
+batch:
+  max_entries: 500
+  max_bytes: 2MiB
+projections:
+  participants: false
+)",
+                         "x", {});
+  EXPECT_EQ(c.consumer.streams, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.consumer.start_id, "0");
+  EXPECT_EQ(c.batch.max_entries, 500);
+  EXPECT_EQ(c.batch.max_bytes, 2 * 1024 * 1024);
+  EXPECT_FALSE(c.projections.participants);
+}
+
+TEST(Config, EnvironmentOverridesTheFile) {
+  Config c = parseConfig("batch:\n  max_entries: 500\n", "x",
+                         {{"AUDITQ_BATCH_MAX_ENTRIES", "42"},
+                          {"AUDITQ_CONSUMER_STREAMS", "s1, s2"}});
+  EXPECT_EQ(c.batch.max_entries, 42);
+  EXPECT_EQ(c.consumer.streams, (std::vector<std::string>{"s1", "s2"}));
+}
+
+TEST(Config, ApplicationUrlVariablesOverrideTheFileUrls) {
+  Config c = parseConfig("redis:\n  url: redis://file:1/0\n", "x",
+                         {{"REDIS_URL", "redis://app:6380/1"},
+                          {"DATABASE_URL", "postgresql://u@db/app"},
+                          {"DATABASE_SSL", "true"}});
+  EXPECT_EQ(c.redis.url, "redis://app:6380/1");
+  EXPECT_EQ(c.postgres.url, "postgresql://u@db/app");
+  EXPECT_TRUE(c.postgres.require_tls);
+}
+
+TEST(Config, AuditqVariableWinsOverTheApplicationVariable) {
+  Config c = parseConfig("", "x",
+                         {{"REDIS_URL", "redis://app:1/0"},
+                          {"AUDITQ_REDIS_URL", "redis://mine:2/0"}});
+  EXPECT_EQ(c.redis.url, "redis://mine:2/0");
+}
+
+TEST(Config, RecordsWhereEachValueCameFrom) {
+  Config c = parseConfig("batch:\n  linger_ms: 9\n", "f.yaml", {{"AUDITQ_BATCH_MAX_ENTRIES", "7"}});
+  std::map<std::string, std::string> sources;
+  for (const auto& v : c.effective) {
+    sources[v.key] = v.source;
+  }
+  EXPECT_EQ(sources["batch.linger_ms"], "file f.yaml:2:14");
+  EXPECT_EQ(sources["batch.max_entries"], "env AUDITQ_BATCH_MAX_ENTRIES");
+  EXPECT_EQ(sources["batch.max_bytes"], "default");
+}
+
+TEST(Config, MasksPasswordsInEffectiveValues) {
+  Config c = parseConfig("", "x",
+                         {{"REDIS_URL", "redis://user:s3cret@h:1/0"},
+                          {"DATABASE_URL", "postgresql://u:pw%40x@db/app"}});
+  for (const auto& v : c.effective) {
+    EXPECT_EQ(v.value.find("s3cret"), std::string::npos) << v.key;
+    EXPECT_EQ(v.value.find("pw"), std::string::npos) << v.key;
+  }
+}
+
+TEST(Config, RejectsOutOfRangeNamingKeyLineAndRule) {
+  expectError("batch:\n  max_entries: 0\n", {},
+              {"auditq.yaml:2:16", "batch.max_entries", "must be 1..100000, got 0"});
+}
+
+TEST(Config, RejectsUnknownKeyNamingIt) {
+  expectError("batch:\n  max_entrie: 5\n", {}, {"auditq.yaml:2:3", "batch.max_entrie", "unknown key"});
+}
+
+TEST(Config, RejectsUnknownSection) {
+  expectError("bacth:\n  max_entries: 5\n", {}, {"auditq.yaml:1:1", "bacth", "unknown section"});
+}
+
+TEST(Config, RejectsWrongType) {
+  expectError("batch:\n  max_entries: lots\n", {}, {"batch.max_entries", "must be an integer"});
+  expectError("batch:\n  max_entries: [1]\n", {}, {"batch.max_entries", "must be an integer"});
+  expectError("projections:\n  sessions: yes please\n", {},
+              {"projections.sessions", "must be true or false"});
+  expectError("consumer:\n  streams: {a: 1}\n", {}, {"consumer.streams", "list of strings"});
+}
+
+TEST(Config, RejectsSectionThatIsNotAMapping) {
+  expectError("batch: 5\n", {}, {"auditq.yaml:1:8", "batch", "mapping"});
+}
+
+TEST(Config, RejectsInvalidYamlWithItsLine) {
+  expectError("batch:\n  max_entries: [1\n", {}, {"auditq.yaml:", "not valid YAML"});
+}
+
+TEST(Config, RejectsBadEnvironmentValueNamingTheVariable) {
+  expectError("", {{"AUDITQ_BATCH_LINGER_MS", "soon"}},
+              {"env AUDITQ_BATCH_LINGER_MS", "batch.linger_ms", "must be an integer"});
+}
+
+TEST(Config, RejectsUnknownEnvironmentKeyOfAKnownSection) {
+  expectError("", {{"AUDITQ_BATCH_MAX_ENTRYS", "5"}},
+              {"env AUDITQ_BATCH_MAX_ENTRYS", "unknown key"});
+}
+
+TEST(Config, RejectsMalformedUrls) {
+  expectError("redis:\n  url: localhost:6379\n", {}, {"redis.url", "scheme://"});
+  expectError("redis:\n  url: http://h:1/0\n", {}, {"redis.url", "redis://"});
+  expectError("redis:\n  url: rediss://h:1/0\n", {}, {"redis.url", "stunnel"});
+  expectError("redis:\n  url: redis://h:99999/0\n", {}, {"redis.url", "port must be 1..65535"});
+  expectError("redis:\n  url: redis://h:1/x\n", {}, {"redis.url", "database number"});
+  expectError("postgres:\n  url: mysql://h/db\n", {}, {"postgres.url", "postgresql://"});
+}
+
+TEST(Config, MalformedUrlErrorNeverShowsThePassword) {
+  expectError("", {{"REDIS_URL", "redis://u:topsecret@h:99999/0"}}, {"redis.url"});
+  try {
+    parseConfig("", "x", {{"REDIS_URL", "redis://u:topsecret@h:99999/0"}});
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("topsecret"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, RejectsBadChoicesAndLists) {
+  expectError("log:\n  format: xml\n", {}, {"log.format", "text|json", "xml"});
+  expectError("consumer:\n  streams: []\n", {}, {"consumer.streams", "at least one"});
+  expectError("consumer:\n  streams: [a, a]\n", {}, {"consumer.streams", "twice"});
+  expectError("consumer:\n  start_id: latest\n", {}, {"consumer.start_id", "$, 0"});
+  expectError("consumer:\n  name: a b\n", {}, {"consumer.name", "whitespace"});
+  expectError("batch:\n  max_bytes: 4XB\n", {}, {"batch.max_bytes", "byte count"});
+}
+
+TEST(Config, AcceptsAnEntryIdAsStartId) {
+  EXPECT_EQ(parseConfig("consumer:\n  start_id: 1700000000000-0\n", "x", {}).consumer.start_id,
+            "1700000000000-0");
+}
+
+TEST(Config, BuildsTheLibpqConnectionString) {
+  PostgresConfig pg;
+  pg.url = "postgresql://u@h:5432/db";
+  pg.require_tls = true;
+  EXPECT_EQ(postgresConnectionString(pg),
+            "postgresql://u@h:5432/db?connect_timeout=5&application_name=auditq&sslmode=require");
+  pg.url = "postgresql://u@h/db?sslmode=verify-full&connect_timeout=2";
+  EXPECT_EQ(postgresConnectionString(pg),
+            "postgresql://u@h/db?sslmode=verify-full&connect_timeout=2&application_name=auditq");
+}
+
+} // namespace
+} // namespace auditq::config
