@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/commands.h"
+#include "app/daemon.h"
 #include "core/build_info.h"
 #include "core/log.h"
 
@@ -109,8 +110,8 @@ int runCli(int argc, char** argv) {
   if (*dlq) {
     return notImplemented("dlq");
   }
-  (void)run;
-  return notImplemented("run");
+  (void)run; // `auditq` and `auditq run` are the same
+  return runDaemon(cfg, config_path);
 }
 
 } // namespace auditq::app

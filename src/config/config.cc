@@ -99,6 +99,16 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.finish();
   }
   {
+    auto r = section("retry");
+    r.integer("initial_ms", c.retry.initial_ms, 1, 60'000);
+    r.integer("max_ms", c.retry.max_ms, 1, kMaxTimeoutMs);
+    if (c.retry.max_ms < c.retry.initial_ms) {
+      r.fail("max_ms", fmt::format("must be >= retry.initial_ms ({}), got {}", c.retry.initial_ms,
+                                   c.retry.max_ms));
+    }
+    r.finish();
+  }
+  {
     auto r = section("shutdown");
     r.integer("timeout_ms", c.shutdown.timeout_ms, 0, kMaxTimeoutMs);
     r.finish();
@@ -112,7 +122,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 }
 
 const std::set<std::string, std::less<>> kSections = {
-    "redis", "postgres", "consumer", "batch", "decode", "projections", "shutdown", "log"};
+    "redis", "postgres", "consumer", "batch", "decode", "projections", "retry", "shutdown", "log"};
 
 } // namespace
 

@@ -56,6 +56,11 @@ struct ProjectionsConfig {
   bool participants = true;
 };
 
+struct RetryConfig {
+  int64_t initial_ms = 100;
+  int64_t max_ms = 30000;
+};
+
 struct ShutdownConfig {
   int64_t timeout_ms = 30000;
 };
@@ -79,6 +84,7 @@ struct Config {
   BatchConfig batch;
   DecodeConfig decode;
   ProjectionsConfig projections;
+  RetryConfig retry;
   ShutdownConfig shutdown;
   LogConfig log;
 

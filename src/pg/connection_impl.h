@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pqxx/pqxx>
+#include <pqxx/tablewriter>
 
 #include "pg/connection.h"
 

@@ -1,0 +1,477 @@
+// The daemon's event loop and writer thread.
+#include "app/daemon.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "app/cli.h"
+#include "core/build_info.h"
+#include "core/log.h"
+#include "pg/batch_writer.h"
+#include "pipeline/backoff.h"
+#include "pipeline/batch.h"
+#include "pipeline/decode.h"
+#include "redis/stream_reader.h"
+
+namespace auditq::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string defaultConsumerName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::strcpy(host, "auditq");
+  }
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+uint64_t seed() { return std::random_device{}() ^ static_cast<uint64_t>(getpid()); }
+
+struct Counters {
+  std::atomic<uint64_t> read{0};
+  std::atomic<uint64_t> committed{0};
+  std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> write_retries{0};
+};
+
+// Owns the PostgreSQL writer thread: takes sealed batches in order, retries each until it
+// commits (or the daemon gives up at shutdown), and hands it back on the io_context.
+class WriterThread {
+public:
+  using Committed = std::function<void(pipeline::Batch*, const pg::WriteOutcome&)>;
+  using Abandoned = std::function<void(pipeline::Batch*)>;
+
+  WriterThread(const config::Config& cfg, boost::asio::io_context& io, Counters& counters,
+               Committed committed, Abandoned abandoned)
+      : cfg_(cfg), io_(io), counters_(counters), committed_(std::move(committed)),
+        abandoned_(std::move(abandoned)), writer_(cfg.postgres, cfg.projections),
+        thread_([this] { loop(); }) {}
+
+  ~WriterThread() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void submit(pipeline::Batch* batch) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(batch);
+    }
+    cv_.notify_all();
+  }
+
+  // Stop retrying: batches not yet committed are handed back as abandoned.
+  void abandon() {
+    {
+      std::lock_guard lock(mu_);
+      abandon_ = true;
+    }
+    cv_.notify_all();
+  }
+
+private:
+  void loop() {
+    pipeline::Backoff backoff(cfg_.retry.initial_ms, cfg_.retry.max_ms, seed());
+    bool failing = false;
+    for (;;) {
+      pipeline::Batch* batch = nullptr;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) {
+          return;
+        }
+        batch = queue_.front();
+        queue_.pop_front();
+      }
+      for (;;) {
+        const auto start = Clock::now();
+        pg::WriteOutcome outcome = writer_.write(*batch);
+        if (outcome.committed) {
+          if (failing) {
+            core::log::info("postgres_write_recovered", {{"attempts", backoff.attempts() + 1}});
+            failing = false;
+          }
+          backoff.reset();
+          const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+          core::log::debug("batch_committed", {{"entries", batch->entries()},
+                                               {"dead_letters", batch->deadLetters()},
+                                               {"duplicates", outcome.duplicates},
+                                               {"ms", ms}});
+          boost::asio::post(io_, [this, batch, outcome] { committed_(batch, outcome); });
+          break;
+        }
+        counters_.write_retries++;
+        if (!failing) {
+          // One line when writing starts failing, one when it recovers: never one per retry.
+          auto level = outcome.failure == pipeline::FailureClass::Transient ? spdlog::level::warn
+                                                                             : spdlog::level::err;
+          core::log::write(level, "postgres_write_failed",
+                           {{"class", pipeline::failureClassName(outcome.failure)},
+                            {"sqlstate", outcome.sqlstate},
+                            {"error", outcome.message},
+                            {"action", "entries stay pending; retrying with backoff"}});
+          failing = true;
+        }
+        std::unique_lock lock(mu_);
+        const milliseconds delay(backoff.nextMs());
+        if (cv_.wait_for(lock, delay, [&] { return abandon_ || stop_; })) {
+          lock.unlock();
+          boost::asio::post(io_, [this, batch] { abandoned_(batch); });
+          break;
+        }
+      }
+    }
+  }
+
+  const config::Config& cfg_;
+  boost::asio::io_context& io_;
+  Counters& counters_;
+  Committed committed_;
+  Abandoned abandoned_;
+  pg::BatchWriter writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<pipeline::Batch*> queue_;
+  bool stop_ = false;
+  bool abandon_ = false;
+  std::thread thread_; // last: starts after everything it uses exists
+};
+
+class Daemon {
+public:
+  Daemon(const config::Config& cfg, std::optional<std::string> config_path)
+      : cfg_(cfg), config_path_(std::move(config_path)),
+        consumer_name_(cfg.consumer.name.empty() ? defaultConsumerName() : cfg.consumer.name),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP), reconnect_timer_(io_), shutdown_timer_(io_),
+        stats_timer_(io_), reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
+        decoder_(cfg.decode, cfg.projections),
+        redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, seed()) {
+    const size_t pool = static_cast<size_t>(cfg.batch.max_in_flight) + 1;
+    for (size_t i = 0; i < pool; ++i) {
+      batches_.push_back(std::make_unique<pipeline::Batch>(cfg.batch, cfg.projections));
+      free_.push_back(batches_.back().get());
+    }
+  }
+
+  int run() {
+    core::log::info("auditq_starting", {{"version", core::kVersion},
+                                        {"consumer", consumer_name_},
+                                        {"group", cfg_.consumer.group},
+                                        {"streams", cfg_.consumer.streams.size()}});
+    writer_.emplace(
+        cfg_, io_, counters_,
+        [this](pipeline::Batch* b, const pg::WriteOutcome& o) { onCommitted(b, o); },
+        [this](pipeline::Batch* b) { release(b); });
+    waitForSignal();
+    scheduleStats();
+    connectRedis();
+    io_.run();
+    writer_.reset();
+    logStats("auditq_stopped");
+    return exit_code_;
+  }
+
+private:
+  void waitForSignal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        reload();
+      } else {
+        onStopSignal(sig);
+      }
+      waitForSignal();
+    });
+  }
+
+  void reload() {
+    try {
+      auto fresh = config::loadConfig(config_path_, config::processEnvironment());
+      core::log::setLevel(fresh.log.level);
+      core::log::info("config_reloaded", {{"log_level", fresh.log.level}});
+    } catch (const config::ConfigError& e) {
+      core::log::error("config_reload_refused", {{"error", e.what()}, {"action", "kept old"}});
+    }
+  }
+
+  void onStopSignal(int sig) {
+    if (stopping_) {
+      // Second signal: leave now. Uncommitted entries stay pending in Redis and come back.
+      core::log::warn("shutdown_forced", {{"signal", sig}});
+      std::_Exit(kExitFailure);
+    }
+    stopping_ = true;
+    core::log::info("shutdown_requested",
+                    {{"signal", sig}, {"in_flight_batches", in_flight_}});
+    shutdown_timer_.expires_after(milliseconds(cfg_.shutdown.timeout_ms));
+    shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      core::log::warn("shutdown_timeout", {{"in_flight_batches", in_flight_},
+                                           {"action", "uncommitted entries stay pending"}});
+      exit_code_ = kExitFailure;
+      writer_->abandon();
+      finish();
+    });
+    // An outstanding blocking read would hold shutdown up to consumer.block_ms; close it.
+    // Entries Redis already delivered to it stay in our pending list for the next start.
+    if (reading_) {
+      reader_.stop();
+    }
+    readMore();
+  }
+
+  void connectRedis() {
+    reader_.start([this](std::string_view error) {
+      if (!error.empty()) {
+        onRedisError(error);
+        return;
+      }
+      if (redis_failing_) {
+        core::log::info("redis_recovered", {{"attempts", redis_backoff_.attempts()}});
+      } else {
+        core::log::info("redis_connected", {{"redis", endpointDisplay()}});
+      }
+      redis_failing_ = false;
+      redis_backoff_.reset();
+      readMore();
+    });
+  }
+
+  std::string endpointDisplay() const { return redis::endpointFrom(cfg_.redis).display; }
+
+  void onRedisError(std::string_view error) {
+    if (stopping_) {
+      reader_.stop();
+      readMore(); // finishes the shutdown with what we have
+      return;
+    }
+    if (!redis_failing_) {
+      core::log::warn("redis_unavailable",
+                      {{"redis", endpointDisplay()},
+                       {"error", error},
+                       {"action", "reconnecting with backoff; entries stay pending"}});
+      redis_failing_ = true;
+    }
+    reader_.stop();
+    // What we hold is valid: commit it now; its XACK will be retried by redelivery.
+    if (current_ != nullptr && !current_->empty()) {
+      submit();
+    }
+    reconnect_timer_.expires_after(milliseconds(redis_backoff_.nextMs()));
+    reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) {
+        connectRedis();
+      }
+    });
+  }
+
+  void readMore() {
+    if (reading_) {
+      return;
+    }
+    if (stopping_) {
+      if (current_ != nullptr && !current_->empty()) {
+        submit();
+      }
+      maybeFinish();
+      return;
+    }
+    if (!reader_.connected()) {
+      return; // connectRedis() resumes reading
+    }
+    if (current_ == nullptr) {
+      if (free_.empty()) {
+        return; // back-pressure: release() resumes reading when PostgreSQL catches up
+      }
+      current_ = free_.back();
+      free_.pop_back();
+    }
+    milliseconds block(cfg_.consumer.block_ms);
+    if (!current_->empty()) {
+      const auto left = first_entry_at_ + milliseconds(cfg_.batch.linger_ms) - Clock::now();
+      block = std::chrono::duration_cast<milliseconds>(left);
+      if (block.count() < 1 || current_->full()) {
+        submit();
+        readMore();
+        return;
+      }
+    }
+    const size_t streams = cfg_.consumer.streams.size();
+    const size_t room = static_cast<size_t>(cfg_.batch.max_entries) - current_->entries();
+    const size_t count = (room + streams - 1) / streams;
+    reading_ = true;
+    reader_.read(
+        count, block, [this](const redis::EntryView& e) { onEntry(e); },
+        [this](size_t, std::string_view error) {
+          reading_ = false;
+          if (!error.empty()) {
+            onRedisError(error);
+            return;
+          }
+          if (current_ != nullptr && !current_->empty() &&
+              (current_->full() ||
+               Clock::now() >= first_entry_at_ + milliseconds(cfg_.batch.linger_ms))) {
+            submit();
+          }
+          readMore();
+        });
+  }
+
+  void onEntry(const redis::EntryView& e) {
+    if (current_->empty()) {
+      first_entry_at_ = Clock::now();
+    }
+    counters_.read++;
+    if (auto error = decoder_.decode(e.fields, event_, projection_)) {
+      current_->addDeadLetter(e.stream, e.id, e.fields, *error, 1);
+      if (first_bad_reason_.empty()) {
+        first_bad_reason_ = core::reasonName(error->reason);
+        first_bad_stream_ = e.stream;
+        first_bad_id_ = e.id;
+      }
+      return;
+    }
+    current_->addEvent(e.stream, e.id, event_, projection_);
+  }
+
+  void submit() {
+    current_->seal();
+    writer_->submit(current_);
+    current_ = nullptr;
+    ++in_flight_;
+  }
+
+  void onCommitted(pipeline::Batch* batch, const pg::WriteOutcome& outcome) {
+    counters_.committed += batch->events();
+    counters_.dead_lettered += batch->deadLetters();
+    counters_.duplicates += outcome.duplicates;
+    counters_.batches++;
+    if (batch->deadLetters() > 0) {
+      // One line per batch with bad entries, never one per entry.
+      core::log::warn("entries_dead_lettered", {{"count", batch->deadLetters()},
+                                                {"first_reason", first_bad_reason_},
+                                                {"first_stream", first_bad_stream_},
+                                                {"first_id", first_bad_id_}});
+      first_bad_reason_.clear();
+    }
+    reader_.ack(batch->acks(), [this, batch](std::string_view error) {
+      if (!error.empty()) {
+        core::log::warn("ack_failed", {{"error", error},
+                                       {"effect", "committed entries will be redelivered and "
+                                                  "skipped as duplicates"}});
+      }
+      release(batch);
+    });
+  }
+
+  void release(pipeline::Batch* batch) {
+    batch->clear();
+    free_.push_back(batch);
+    --in_flight_;
+    readMore();
+  }
+
+  void maybeFinish() {
+    if (stopping_ && !finished_ && !reading_ && in_flight_ == 0 &&
+        (current_ == nullptr || current_->empty())) {
+      core::log::info("shutdown_complete", {{"committed", counters_.committed.load()}});
+      finish();
+    }
+  }
+
+  void finish() {
+    if (finished_) {
+      return;
+    }
+    finished_ = true;
+    shutdown_timer_.cancel();
+    stats_timer_.cancel();
+    reconnect_timer_.cancel();
+    signals_.cancel();
+    reader_.stop();
+    io_.stop();
+  }
+
+  void scheduleStats() {
+    stats_timer_.expires_after(std::chrono::seconds(30));
+    stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        logStats("stats");
+        scheduleStats();
+      }
+    });
+  }
+
+  void logStats(std::string_view event) {
+    core::log::info(event, {{"read", counters_.read.load()},
+                            {"committed", counters_.committed.load()},
+                            {"dead_lettered", counters_.dead_lettered.load()},
+                            {"duplicates_skipped", counters_.duplicates.load()},
+                            {"batches", counters_.batches.load()},
+                            {"write_retries", counters_.write_retries.load()},
+                            {"groups_recreated", reader_.groupsRecreated()}});
+  }
+
+  const config::Config& cfg_;
+  std::optional<std::string> config_path_;
+  std::string consumer_name_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer reconnect_timer_;
+  boost::asio::steady_timer shutdown_timer_;
+  boost::asio::steady_timer stats_timer_;
+  redis::StreamReader reader_;
+  pipeline::Decoder decoder_;
+  pipeline::Event event_;
+  pipeline::Projection projection_;
+  pipeline::Backoff redis_backoff_;
+  Counters counters_;
+  std::vector<std::unique_ptr<pipeline::Batch>> batches_;
+  std::vector<pipeline::Batch*> free_;
+  pipeline::Batch* current_ = nullptr;
+  Clock::time_point first_entry_at_;
+  size_t in_flight_ = 0;
+  bool reading_ = false;
+  bool stopping_ = false;
+  bool redis_failing_ = false;
+  bool finished_ = false;
+  int exit_code_ = kExitOk;
+  std::string first_bad_reason_;
+  std::string first_bad_stream_;
+  std::string first_bad_id_;
+  std::optional<WriterThread> writer_; // last: destroyed (joined) first
+};
+
+} // namespace
+
+int runDaemon(const config::Config& cfg, const std::optional<std::string>& config_path) {
+  Daemon daemon(cfg, config_path);
+  return daemon.run();
+}
+
+} // namespace auditq::app

@@ -1,0 +1,249 @@
+// The batch transaction. Column lists here must match the row layouts that pipeline/batch.cc
+// and pipeline/decode.cc render.
+#include "pg/batch_writer.h"
+
+#include <array>
+
+#include "core/log.h"
+#include "pg/connection_impl.h"
+
+namespace auditq::pg {
+namespace {
+
+constexpr std::array<const char*, 13> kEventColumns = {
+    "session_id",      "event_type",   "participant_id", "group_id", "time_remaining_ms",
+    "time_elapsed_ms", "cycle_number", "\"timestamp\"",  "state_snapshot", "metadata",
+    "stream",          "entry_id",     "version"};
+
+constexpr const char* kCreateStaging = R"(
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage_events (
+    session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
+    time_remaining_ms integer, time_elapsed_ms integer, cycle_number integer,
+    "timestamp" timestamptz, state_snapshot jsonb, metadata jsonb, stream text, entry_id text,
+    version bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage_sessions (
+    session_id uuid, sync_mode sync_mode, time_per_cycle_ms integer, increment_ms integer,
+    max_time_ms integer, created_at timestamptz, started_at timestamptz, completed_at timestamptz,
+    final_status sync_status, total_cycles integer, total_participants integer,
+    last_updated_at timestamptz, status sync_status, version bigint, last_event_at timestamptz,
+    snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage_participants (
+    session_id uuid, participant_id uuid, total_time_ms integer, group_id uuid,
+    total_cycles integer, total_time_active_ms integer, added_at timestamptz,
+    first_active_at timestamptz, last_active_at timestamptz, version bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage_tombstones (
+    session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
+    stream text, entry_id text, fields jsonb, reason text, error text, delivery_count integer)
+    ON COMMIT DELETE ROWS;
+)";
+
+constexpr const char* kInsertStagedEvents = R"(
+INSERT INTO sync_events (session_id, event_type, participant_id, group_id, time_remaining_ms,
+                         time_elapsed_ms, cycle_number, "timestamp", state_snapshot, metadata,
+                         stream, entry_id, version)
+SELECT session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms,
+       cycle_number, "timestamp", state_snapshot, metadata, stream, entry_id, version
+FROM auditq_stage_events
+ON CONFLICT (stream, entry_id) DO NOTHING)";
+
+constexpr const char* kInsertDeadLetters = R"(
+INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason, error, delivery_count)
+SELECT stream, entry_id, fields, reason, error, delivery_count FROM auditq_stage_dead_letters
+ON CONFLICT (stream, entry_id) DO NOTHING)";
+
+constexpr const char* kApplyTombstones = R"(
+INSERT INTO auditq_tombstones (session_id, deleted_at, stream, entry_id)
+SELECT DISTINCT ON (session_id) session_id, deleted_at, stream, entry_id
+FROM auditq_stage_tombstones ORDER BY session_id, deleted_at
+ON CONFLICT (session_id) DO NOTHING;
+UPDATE sync_sessions s SET deleted_at = t.deleted_at
+FROM auditq_tombstones t
+WHERE t.session_id = s.session_id AND s.deleted_at IS NULL
+  AND t.session_id IN (SELECT session_id FROM auditq_stage_tombstones))";
+
+// Version guard: only a newer versioned state (or any state over an unversioned row) writes.
+// ORDER BY keeps lock order stable across instances, so concurrent batches do not deadlock.
+constexpr const char* kUpsertSessions = R"(
+INSERT INTO sync_sessions AS s (session_id, sync_mode, time_per_cycle_ms, increment_ms,
+    max_time_ms, created_at, started_at, completed_at, final_status, total_cycles,
+    total_participants, last_updated_at, status, version, last_event_at, snapshot_stream,
+    snapshot_entry_id, deleted_at)
+SELECT st.session_id, st.sync_mode, st.time_per_cycle_ms, st.increment_ms, st.max_time_ms,
+       st.created_at, st.started_at, st.completed_at, st.final_status, st.total_cycles,
+       st.total_participants, COALESCE(st.last_updated_at, now()), st.status, st.version,
+       st.last_event_at, st.snapshot_stream, st.snapshot_entry_id, t.deleted_at
+FROM auditq_stage_sessions st LEFT JOIN auditq_tombstones t ON t.session_id = st.session_id
+ORDER BY st.session_id
+ON CONFLICT (session_id) DO UPDATE SET
+    sync_mode = EXCLUDED.sync_mode, time_per_cycle_ms = EXCLUDED.time_per_cycle_ms,
+    increment_ms = EXCLUDED.increment_ms, max_time_ms = EXCLUDED.max_time_ms,
+    started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
+    final_status = EXCLUDED.final_status, total_cycles = EXCLUDED.total_cycles,
+    total_participants = EXCLUDED.total_participants, last_updated_at = EXCLUDED.last_updated_at,
+    status = EXCLUDED.status, version = EXCLUDED.version, last_event_at = EXCLUDED.last_event_at,
+    snapshot_stream = EXCLUDED.snapshot_stream, snapshot_entry_id = EXCLUDED.snapshot_entry_id
+WHERE s.version IS NULL OR (EXCLUDED.version IS NOT NULL AND EXCLUDED.version > s.version))";
+
+constexpr const char* kUpsertParticipants = R"(
+INSERT INTO sync_participants AS p (session_id, participant_id, total_time_ms, group_id,
+    total_cycles, total_time_active_ms, added_at, first_active_at, last_active_at, version)
+SELECT session_id, participant_id, total_time_ms, group_id, total_cycles, total_time_active_ms,
+       added_at, first_active_at, last_active_at, version
+FROM auditq_stage_participants ORDER BY session_id, participant_id
+ON CONFLICT (session_id, participant_id) DO UPDATE SET
+    total_time_ms = EXCLUDED.total_time_ms, group_id = EXCLUDED.group_id,
+    total_cycles = EXCLUDED.total_cycles, total_time_active_ms = EXCLUDED.total_time_active_ms,
+    first_active_at = COALESCE(p.first_active_at, EXCLUDED.first_active_at),
+    last_active_at = COALESCE(EXCLUDED.last_active_at, p.last_active_at),
+    version = EXCLUDED.version
+WHERE p.version IS NULL OR (EXCLUDED.version IS NOT NULL AND EXCLUDED.version > p.version))";
+
+constexpr std::array<const char*, 17> kSessionStageColumns = {
+    "session_id",   "sync_mode",          "time_per_cycle_ms", "increment_ms", "max_time_ms",
+    "created_at",   "started_at",         "completed_at",      "final_status", "total_cycles",
+    "total_participants", "last_updated_at", "status",          "version",      "last_event_at",
+    "snapshot_stream", "snapshot_entry_id"};
+constexpr std::array<const char*, 10> kParticipantStageColumns = {
+    "session_id",   "participant_id",       "total_time_ms", "group_id",       "total_cycles",
+    "total_time_active_ms", "added_at",     "first_active_at", "last_active_at", "version"};
+constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "deleted_at",
+                                                               "stream", "entry_id"};
+constexpr std::array<const char*, 6> kDeadLetterStageColumns = {
+    "stream", "entry_id", "fields", "reason", "error", "delivery_count"};
+
+// libpq is handed about this much per call: big enough to amortise the call, small enough that
+// libpqxx's copy of each chunk stays cheap.
+constexpr size_t kChunkBytes = 256 * 1024;
+
+// COPY `rows` (complete lines) into `table`. libpqxx 6.4 only accepts pre-encoded COPY lines
+// through tablewriter::write_raw_line (stream_to's is private), which appends the final newline
+// itself: hand it chunks of whole lines without their last '\n'.
+template <size_t N>
+void copyRows(pqxx::transaction_base& tx, const char* table,
+              const std::array<const char*, N>& columns, const std::string& rows,
+              std::string& chunk) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  pqxx::tablewriter writer(tx, table, columns.begin(), columns.end());
+#pragma GCC diagnostic pop
+  size_t pos = 0;
+  while (pos < rows.size()) {
+    size_t end = std::min(rows.size(), pos + kChunkBytes);
+    if (end < rows.size()) {
+      end = rows.rfind('\n', end - 1) + 1;
+      if (end <= pos) { // a single line longer than the chunk
+        end = rows.find('\n', pos) + 1;
+      }
+    }
+    chunk.assign(rows, pos, end - pos - 1); // drop the line's '\n': write_raw_line adds it
+    writer.write_raw_line(chunk);
+    pos = end;
+  }
+  writer.complete();
+}
+
+} // namespace
+
+struct BatchWriter::Impl {
+  const config::PostgresConfig& postgres;
+  const config::ProjectionsConfig& projections;
+  std::unique_ptr<Connection> conn;
+  std::string chunk;
+};
+
+BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
+                         const config::ProjectionsConfig& projections)
+    : impl_(std::make_unique<Impl>(Impl{postgres, projections, nullptr, {}})) {}
+
+BatchWriter::~BatchWriter() = default;
+
+bool BatchWriter::connected() const { return impl_->conn && impl_->conn->impl().conn.is_open(); }
+
+static void fail(WriteOutcome& outcome, const Error& e) {
+  outcome.committed = false;
+  outcome.sqlstate = e.sqlstate();
+  outcome.failure = pipeline::classifySqlstate(e.sqlstate());
+  outcome.message = e.what();
+}
+
+bool BatchWriter::connect(WriteOutcome& outcome) {
+  if (connected()) {
+    return true;
+  }
+  impl_->conn.reset();
+  try {
+    auto conn = Connection::open(impl_->postgres);
+    conn->execute(kCreateStaging);
+    impl_->conn = std::move(conn);
+    return true;
+  } catch (const Error& e) {
+    fail(outcome, e);
+    return false;
+  }
+}
+
+WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
+  WriteOutcome outcome;
+  if (!connect(outcome)) {
+    return outcome;
+  }
+  auto& c = impl_->conn->impl().conn;
+  std::string& chunk = impl_->chunk;
+  try {
+    mapErrors([&] {
+      pqxx::work tx(c);
+      if (batch.events() > 0) {
+        // Optimistic: duplicates only follow a crash or a lost XACK, so COPY straight into
+        // sync_events inside a savepoint, and take the staged ON CONFLICT path only when the
+        // unique key says some rows are already there.
+        bool duplicate = false;
+        {
+          pqxx::subtransaction direct(tx, "auditq_events");
+          try {
+            copyRows(direct, "sync_events", kEventColumns, batch.eventRows(), chunk);
+            direct.commit();
+          } catch (const pqxx::unique_violation&) {
+            duplicate = true;
+            direct.abort();
+          }
+        }
+        if (duplicate) {
+          copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
+          const auto inserted = tx.exec0(kInsertStagedEvents).affected_rows();
+          outcome.staged_path = true;
+          outcome.duplicates = batch.events() - inserted;
+        }
+      }
+      if (batch.deadLetters() > 0) {
+        copyRows(tx, "auditq_stage_dead_letters", kDeadLetterStageColumns, batch.deadLetterRows(),
+                 chunk);
+        tx.exec0(kInsertDeadLetters);
+      }
+      if (!batch.tombstoneRows().empty()) {
+        copyRows(tx, "auditq_stage_tombstones", kTombstoneStageColumns, batch.tombstoneRows(),
+                 chunk);
+        tx.exec(kApplyTombstones);
+      }
+      if (!batch.sessionRows().empty()) {
+        copyRows(tx, "auditq_stage_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
+        tx.exec0(kUpsertSessions);
+      }
+      if (!batch.participantRows().empty()) {
+        copyRows(tx, "auditq_stage_participants", kParticipantStageColumns,
+                 batch.participantRows(), chunk);
+        tx.exec0(kUpsertParticipants);
+      }
+      tx.commit();
+    });
+    outcome.committed = true;
+  } catch (const Error& e) {
+    fail(outcome, e);
+    if (e.isConnectionLost() || !c.is_open()) {
+      impl_->conn.reset(); // reconnect on the next write
+    }
+  }
+  return outcome;
+}
+
+} // namespace auditq::pg

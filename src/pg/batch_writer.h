@@ -1,0 +1,49 @@
+// Writes one sealed pipeline::Batch to PostgreSQL in one transaction: events by COPY, dead
+// letters, tombstones, and the version-guarded session and participant upserts. Failures come
+// back classified (never thrown), so the caller decides: retry, isolate, or alert.
+// Not thread-safe: one writer per thread, each with its own connection.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "pipeline/batch.h"
+#include "pipeline/failure.h"
+
+namespace auditq::pg {
+
+struct WriteOutcome {
+  bool committed = false;
+  pipeline::FailureClass failure = pipeline::FailureClass::Transient; // when !committed
+  std::string sqlstate;
+  std::string message;
+  // Some events were already in sync_events (a redelivery): the staged path skipped them.
+  size_t duplicates = 0;
+  bool staged_path = false;
+};
+
+class BatchWriter {
+public:
+  BatchWriter(const config::PostgresConfig& postgres, const config::ProjectionsConfig& projections);
+  ~BatchWriter();
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+
+  // Connects if not connected (creating the session's staging tables). Returns false with
+  // `outcome` filled when the database cannot be reached or is not migrated.
+  bool connect(WriteOutcome& outcome);
+
+  // One transaction for the whole batch. On a connection failure the connection is dropped and
+  // the next call reconnects. A commit whose outcome is unknown is reported as transient: the
+  // retry is harmless because every write is idempotent.
+  WriteOutcome write(const pipeline::Batch& batch);
+
+  bool connected() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace auditq::pg

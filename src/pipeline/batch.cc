@@ -1,0 +1,277 @@
+// Batch assembly: COPY rows for events and dead letters, newest-state collapse per session.
+#include "pipeline/batch.h"
+
+#include <simdjson.h>
+
+#include "pipeline/copy_text.h"
+#include "pipeline/timestamp.h"
+
+namespace auditq::pipeline {
+namespace {
+
+void appendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+void appendBase64(std::string& out, std::string_view s) {
+  static constexpr char kTable[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  for (; i + 3 <= s.size(); i += 3) {
+    const uint32_t n = (static_cast<uint8_t>(s[i]) << 16) | (static_cast<uint8_t>(s[i + 1]) << 8) |
+                       static_cast<uint8_t>(s[i + 2]);
+    out.push_back(kTable[n >> 18]);
+    out.push_back(kTable[(n >> 12) & 63]);
+    out.push_back(kTable[(n >> 6) & 63]);
+    out.push_back(kTable[n & 63]);
+  }
+  if (i < s.size()) {
+    uint32_t n = static_cast<uint8_t>(s[i]) << 16;
+    if (i + 1 < s.size()) {
+      n |= static_cast<uint8_t>(s[i + 1]) << 8;
+    }
+    out.push_back(kTable[n >> 18]);
+    out.push_back(kTable[(n >> 12) & 63]);
+    out.push_back(i + 1 < s.size() ? kTable[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+}
+
+void appendFieldValue(std::string& out, std::string_view v) {
+  if (simdjson::validate_utf8(v.data(), v.size()) && v.find('\0') == std::string_view::npos) {
+    appendJsonString(out, v);
+  } else {
+    out.append("{\"base64\":\"");
+    appendBase64(out, v);
+    out.append("\"}");
+  }
+}
+
+} // namespace
+
+void appendFieldsJson(std::string& out, std::span<const std::string_view> fields) {
+  out.push_back('[');
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    if (i > 0) {
+      out.push_back(',');
+    }
+    out.push_back('[');
+    appendFieldValue(out, fields[i]);
+    out.push_back(',');
+    appendFieldValue(out, fields[i + 1]);
+    out.push_back(']');
+  }
+  if (fields.size() % 2 == 1) { // a dangling name without value: keep it too
+    if (fields.size() > 1) {
+      out.push_back(',');
+    }
+    out.push_back('[');
+    appendFieldValue(out, fields.back());
+    out.push_back(']');
+  }
+  out.push_back(']');
+}
+
+Batch::Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections)
+    : max_entries_(batch.max_entries), max_bytes_(batch.max_bytes), projections_(projections) {
+  index_.reset(static_cast<size_t>(max_entries_));
+}
+
+void Batch::clear() {
+  entries_ = events_ = dead_letters_ = 0;
+  event_rows_.clear();
+  dead_letter_rows_.clear();
+  tombstone_rows_.clear();
+  session_rows_.clear();
+  participant_rows_.clear();
+  for (size_t i = 0; i < active_streams_; ++i) {
+    streams_[i].clear();
+  }
+  active_streams_ = 0;
+  index_.reset(static_cast<size_t>(max_entries_));
+  used_slots_ = 0;
+}
+
+StreamIds& Batch::idsFor(std::string_view stream) {
+  for (size_t i = 0; i < active_streams_; ++i) {
+    if (streams_[i].stream() == stream) {
+      return streams_[i];
+    }
+  }
+  // Reuse an inactive entry for the same stream if there is one (keeps its capacity).
+  for (size_t i = active_streams_; i < streams_.size(); ++i) {
+    if (streams_[i].stream() == stream) {
+      std::swap(streams_[i], streams_[active_streams_]);
+      return streams_[active_streams_++];
+    }
+  }
+  streams_.emplace_back(stream);
+  std::swap(streams_.back(), streams_[active_streams_]);
+  return streams_[active_streams_++];
+}
+
+void Batch::addEvent(std::string_view stream, std::string_view entry_id, const Event& event,
+                     const Projection& projection) {
+  std::string& r = event_rows_;
+  r.append(event.session_id_text);
+  copy::tab(r);
+  r.append(event.type);
+  copy::tab(r);
+  if (event.participant_id) {
+    appendUuid(r, *event.participant_id);
+  } else {
+    copy::appendNull(r);
+  }
+  copy::tab(r);
+  if (event.group_id) {
+    appendUuid(r, *event.group_id);
+  } else {
+    copy::appendNull(r);
+  }
+  copy::tab(r);
+  copy::appendOptionalInt(r, event.time_remaining_ms);
+  copy::tab(r);
+  copy::appendOptionalInt(r, event.time_elapsed_ms);
+  copy::tab(r);
+  copy::appendOptionalInt(r, event.cycle_number);
+  copy::tab(r);
+  appendTimestamp(r, event.ts_us);
+  copy::tab(r);
+  if (event.state.empty()) {
+    copy::appendNull(r);
+  } else {
+    copy::appendEscaped(r, event.state);
+  }
+  copy::tab(r);
+  if (event.metadata.empty()) {
+    r.append("{}");
+  } else {
+    copy::appendEscaped(r, event.metadata);
+  }
+  copy::tab(r);
+  copy::appendEscaped(r, stream);
+  copy::tab(r);
+  r.append(entry_id);
+  copy::tab(r);
+  copy::appendOptionalInt(r, event.version);
+  copy::endRow(r);
+
+  if (event.is_tombstone) {
+    appendUuid(tombstone_rows_, event.session_id);
+    copy::tab(tombstone_rows_);
+    appendTimestamp(tombstone_rows_, event.ts_us);
+    copy::tab(tombstone_rows_);
+    copy::appendEscaped(tombstone_rows_, stream);
+    copy::tab(tombstone_rows_);
+    tombstone_rows_.append(entry_id);
+    copy::endRow(tombstone_rows_);
+  }
+  if (projection.present) {
+    offerProjection(stream, entry_id, event, projection);
+  }
+  idsFor(stream).add(entry_id);
+  ++entries_;
+  ++events_;
+}
+
+void Batch::offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,
+                            const Projection& projection) {
+  bool inserted = false;
+  const uint32_t slot_no =
+      index_.findOrInsert(event.session_id, static_cast<uint32_t>(used_slots_), inserted);
+  if (inserted) {
+    if (used_slots_ == slots_.size()) {
+      slots_.emplace_back();
+    }
+    ++used_slots_;
+  } else {
+    // Same rule as the database upsert: a versioned state beats an unversioned one, a higher
+    // version beats a lower one, equal versions never overwrite; among unversioned, the later.
+    const SessionSlot& current = slots_[slot_no];
+    const bool newer = event.version ? (!current.version || *event.version > *current.version)
+                                     : !current.version;
+    if (!newer) {
+      return;
+    }
+  }
+  SessionSlot& slot = slots_[slot_no];
+  slot.session_id = event.session_id;
+  slot.version = event.version;
+  slot.ts_us = event.ts_us;
+  slot.columns.assign(projection.session_columns);
+  slot.participant_rows.assign(projection.participant_rows);
+  slot.stream.assign(stream);
+  slot.entry_id.assign(entry_id);
+}
+
+void Batch::addDeadLetter(std::string_view stream, std::string_view entry_id,
+                          std::span<const std::string_view> fields, const DecodeError& error,
+                          int64_t delivery_count) {
+  std::string& r = dead_letter_rows_;
+  copy::appendEscaped(r, stream);
+  copy::tab(r);
+  r.append(entry_id);
+  copy::tab(r);
+  const size_t json_start = r.size();
+  appendFieldsJson(r, fields);
+  // The JSON may hold backslashes (escapes): COPY-escape it in place.
+  if (r.find('\\', json_start) != std::string::npos) {
+    std::string json = r.substr(json_start);
+    r.resize(json_start);
+    copy::appendEscaped(r, json);
+  }
+  copy::tab(r);
+  r.append(core::reasonName(error.reason));
+  copy::tab(r);
+  if (!error.field.empty()) {
+    r.append(error.field);
+    r.append(": ");
+  }
+  copy::appendEscaped(r, error.detail);
+  copy::tab(r);
+  copy::appendInt(r, delivery_count);
+  copy::endRow(r);
+  idsFor(stream).add(entry_id);
+  ++entries_;
+  ++dead_letters_;
+}
+
+void Batch::seal() {
+  for (size_t i = 0; i < used_slots_; ++i) {
+    const SessionSlot& s = slots_[i];
+    if (projections_.sessions) {
+      appendUuid(session_rows_, s.session_id);
+      copy::tab(session_rows_);
+      session_rows_.append(s.columns);
+      copy::tab(session_rows_);
+      copy::appendOptionalInt(session_rows_, s.version);
+      copy::tab(session_rows_);
+      appendTimestamp(session_rows_, s.ts_us);
+      copy::tab(session_rows_);
+      copy::appendEscaped(session_rows_, s.stream);
+      copy::tab(session_rows_);
+      session_rows_.append(s.entry_id);
+      copy::endRow(session_rows_);
+    }
+    if (projections_.participants) {
+      participant_rows_.append(s.participant_rows);
+    }
+  }
+}
+
+} // namespace auditq::pipeline

@@ -1,0 +1,123 @@
+// A batch of stream entries on its way to one PostgreSQL transaction: the sync_events rows, the
+// dead letters, the tombstones, and the session and participant rows collapsed to the newest
+// state per session, all as COPY text; plus the entry ids to XACK per stream once committed.
+// Batches are reused: clear() keeps every buffer's capacity.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "pipeline/decode.h"
+#include "pipeline/session_index.h"
+
+namespace auditq::pipeline {
+
+// The entry ids of one stream in a batch, as "<ms>-<seq>" texts.
+class StreamIds {
+public:
+  explicit StreamIds(std::string_view stream) : stream_(stream) {}
+  const std::string& stream() const { return stream_; }
+  size_t size() const { return ends_.size(); }
+  std::string_view id(size_t i) const {
+    const uint32_t begin = i == 0 ? 0 : ends_[i - 1];
+    return std::string_view(text_).substr(begin, ends_[i] - begin);
+  }
+  void add(std::string_view id) {
+    text_.append(id);
+    ends_.push_back(static_cast<uint32_t>(text_.size()));
+  }
+  void clear() {
+    text_.clear();
+    ends_.clear();
+  }
+
+private:
+  std::string stream_;
+  std::string text_;
+  std::vector<uint32_t> ends_;
+};
+
+class Batch {
+public:
+  Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections);
+
+  void clear();
+
+  // Adds a valid entry. `entry_id` comes from Redis. Precondition: !full().
+  void addEvent(std::string_view stream, std::string_view entry_id, const Event& event,
+                const Projection& projection);
+
+  // Adds an entry that can never be written, to be recorded in auditq_dead_letters and
+  // acknowledged in the same commit. `fields` are the raw name/value pairs as received.
+  void addDeadLetter(std::string_view stream, std::string_view entry_id,
+                     std::span<const std::string_view> fields, const DecodeError& error,
+                     int64_t delivery_count);
+
+  // Renders the collapsed session and participant rows. Call once, after the last add.
+  void seal();
+
+  bool full() const {
+    return entries_ >= static_cast<size_t>(max_entries_) ||
+           bytes() >= static_cast<size_t>(max_bytes_);
+  }
+  bool empty() const { return entries_ == 0; }
+  size_t entries() const { return entries_; }
+  size_t events() const { return events_; }
+  size_t deadLetters() const { return dead_letters_; }
+  size_t bytes() const { return event_rows_.size() + dead_letter_rows_.size(); }
+
+  // COPY text, one line per row (see pg/batch_writer.cc for the column lists).
+  const std::string& eventRows() const { return event_rows_; }
+  const std::string& deadLetterRows() const { return dead_letter_rows_; }
+  const std::string& tombstoneRows() const { return tombstone_rows_; }
+  const std::string& sessionRows() const { return session_rows_; }
+  const std::string& participantRows() const { return participant_rows_; }
+
+  // Entry ids per stream, for XACK after COMMIT (only streams with entries in this batch).
+  std::span<const StreamIds> acks() const { return std::span(streams_).first(active_streams_); }
+
+private:
+  struct SessionSlot {
+    Uuid session_id;
+    std::optional<int64_t> version;
+    int64_t ts_us = 0;
+    std::string columns;
+    std::string participant_rows;
+    std::string stream;
+    std::string entry_id;
+  };
+
+  StreamIds& idsFor(std::string_view stream);
+  void offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,
+                       const Projection& projection);
+
+  int64_t max_entries_;
+  int64_t max_bytes_;
+  const config::ProjectionsConfig& projections_;
+
+  size_t entries_ = 0;
+  size_t events_ = 0;
+  size_t dead_letters_ = 0;
+  std::string event_rows_;
+  std::string dead_letter_rows_;
+  std::string tombstone_rows_;
+  std::string session_rows_;
+  std::string participant_rows_;
+  std::vector<StreamIds> streams_;
+  size_t active_streams_ = 0;
+  SessionIndex index_;
+  std::vector<SessionSlot> slots_;
+  size_t used_slots_ = 0;
+};
+
+// The raw fields of an entry as the JSON kept in auditq_dead_letters.fields:
+// [[name, value], ...] in order; a name or value that is not UTF-8 or holds a NUL byte becomes
+// {"base64": "..."} so that nothing is lost and jsonb accepts it.
+void appendFieldsJson(std::string& out, std::span<const std::string_view> fields);
+
+} // namespace auditq::pipeline
