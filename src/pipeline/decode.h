@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -76,6 +77,7 @@ private:
   const config::ProjectionsConfig& projections_;
   simdjson::dom::parser parser_;
   std::string padded_; // the JSON being parsed, with simdjson's padding after it
+  std::vector<Uuid> seen_participants_;
 };
 
 // True for the known event types of DESIGN.md.

@@ -1,0 +1,206 @@
+// Batch assembly: event rows, newest-state collapse per session, tombstones, dead letters,
+// ack lists, size limits and buffer reuse.
+#include "pipeline/batch.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace auditq::pipeline {
+namespace {
+
+constexpr const char* kS1 = "11111111-1111-4111-8111-111111111111";
+constexpr const char* kS2 = "55555555-5555-4555-8555-555555555555";
+
+size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+std::vector<std::string> column(const std::string& rows, size_t index) {
+  std::vector<std::string> out;
+  std::istringstream in(rows);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream cols(line);
+    std::string col;
+    for (size_t i = 0; i <= index; ++i) {
+      std::getline(cols, col, '\t');
+    }
+    out.push_back(col);
+  }
+  return out;
+}
+
+class BatchTest : public ::testing::Test {
+protected:
+  // Adds an entry with a state of the given version (-1: no version) for `session`.
+  void add(const char* session, int version, const char* id, const char* type = "session_updated",
+           const char* stream = "s") {
+    std::vector<std::string> f = {"type", type, "session_id", session, "ts", "1714557601000"};
+    if (version >= 0) {
+      f.push_back("state");
+      f.push_back(std::string(R"({"sync_mode":"global","status":"running","version":)") +
+                  std::to_string(version) + "}");
+    } else {
+      f.push_back("state");
+      f.push_back(R"({"sync_mode":"global","status":"paused"})");
+    }
+    std::vector<std::string_view> v(f.begin(), f.end());
+    ASSERT_FALSE(decoder_.decode(v, event_, projection_));
+    batch_.addEvent(stream, id, event_, projection_);
+  }
+
+  config::BatchConfig batch_cfg_;
+  config::DecodeConfig decode_cfg_;
+  config::ProjectionsConfig projections_;
+  Decoder decoder_{decode_cfg_, projections_};
+  Event event_;
+  Projection projection_;
+  Batch batch_{batch_cfg_, projections_};
+};
+
+TEST_F(BatchTest, RendersOneEventRowPerEntryInCopyText) {
+  add(kS1, 3, "1-0");
+  batch_.seal();
+  EXPECT_EQ(batch_.eventRows(),
+            std::string(kS1) +
+                "\tsession_updated\t\\N\t\\N\t\\N\t\\N\t\\N\t2024-05-01 10:00:01.000000+00\t"
+                "{\"sync_mode\":\"global\",\"status\":\"running\",\"version\":3}\t{}\ts\t1-0\t3\n");
+}
+
+TEST_F(BatchTest, CollapsesToTheHighestVersionPerSession) {
+  add(kS1, 5, "1-0");
+  add(kS1, 7, "1-1");
+  add(kS2, 2, "1-2");
+  add(kS1, 6, "1-3"); // older than 7: loses even though it came later
+  batch_.seal();
+  EXPECT_EQ(lines(batch_.eventRows()), 4u);
+  ASSERT_EQ(lines(batch_.sessionRows()), 2u);
+  EXPECT_EQ(column(batch_.sessionRows(), 0), (std::vector<std::string>{kS1, kS2}));
+  EXPECT_EQ(column(batch_.sessionRows(), 13), (std::vector<std::string>{"7", "2"}));
+  EXPECT_EQ(column(batch_.sessionRows(), 16), (std::vector<std::string>{"1-1", "1-2"}));
+}
+
+TEST_F(BatchTest, EqualVersionNeverOverwrites) {
+  add(kS1, 4, "1-0");
+  add(kS1, 4, "1-1");
+  batch_.seal();
+  EXPECT_EQ(column(batch_.sessionRows(), 16), (std::vector<std::string>{"1-0"}));
+}
+
+TEST_F(BatchTest, UnversionedStateNeverBeatsAVersionedOne) {
+  add(kS1, 4, "1-0");
+  add(kS1, -1, "1-1");
+  add(kS2, -1, "1-2");
+  add(kS2, -1, "1-3"); // among unversioned, the later one
+  add(kS2, 1, "1-4");  // and any versioned one beats them
+  batch_.seal();
+  EXPECT_EQ(column(batch_.sessionRows(), 16), (std::vector<std::string>{"1-0", "1-4"}));
+}
+
+TEST_F(BatchTest, CollectsTombstones) {
+  add(kS1, 2, "1-0", "session_deleted");
+  batch_.seal();
+  EXPECT_EQ(batch_.tombstoneRows(),
+            std::string(kS1) + "\t2024-05-01 10:00:01.000000+00\ts\t1-0\n");
+}
+
+TEST_F(BatchTest, SessionsProjectionOffRendersNoSessionRows) {
+  projections_.sessions = false;
+  add(kS1, 2, "1-0");
+  batch_.seal();
+  EXPECT_TRUE(batch_.sessionRows().empty());
+  EXPECT_EQ(lines(batch_.eventRows()), 1u);
+}
+
+TEST_F(BatchTest, GroupsAckIdsByStreamInOrder) {
+  add(kS1, 1, "1-0", "session_updated", "a");
+  add(kS1, 2, "1-1", "session_updated", "b");
+  add(kS1, 3, "2-0", "session_updated", "a");
+  auto acks = batch_.acks();
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[0].stream(), "a");
+  ASSERT_EQ(acks[0].size(), 2u);
+  EXPECT_EQ(acks[0].id(0), "1-0");
+  EXPECT_EQ(acks[0].id(1), "2-0");
+  EXPECT_EQ(acks[1].stream(), "b");
+  EXPECT_EQ(acks[1].id(0), "1-1");
+}
+
+TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
+  std::vector<std::string_view> fields = {"type", "x", "session_id", "bad\tid\\"};
+  batch_.addDeadLetter("s", "9-0", fields,
+                       DecodeError{core::ReasonCode::BadUuid, "session_id", "not a UUID"}, 1);
+  EXPECT_EQ(batch_.entries(), 1u);
+  EXPECT_EQ(batch_.deadLetters(), 1u);
+  EXPECT_EQ(batch_.events(), 0u);
+  EXPECT_EQ(batch_.deadLetterRows(),
+            "s\t9-0\t[[\"type\",\"x\"],[\"session_id\",\"bad\\\\u0009id\\\\\\\\\"]]\tbad_uuid\t"
+            "session_id: not a UUID\t1\n");
+  EXPECT_EQ(batch_.acks()[0].id(0), "9-0");
+}
+
+TEST(FieldsJson, EncodesBytesThatAreNotUtf8AsBase64) {
+  std::string out;
+  std::vector<std::string_view> fields = {"state", std::string_view("\xff\x00\x01", 3)};
+  appendFieldsJson(out, fields);
+  EXPECT_EQ(out, R"([["state",{"base64":"/wAB"}]])");
+}
+
+TEST(FieldsJson, KeepsADanglingName) {
+  std::string out;
+  std::vector<std::string_view> fields = {"a", "1", "orphan"};
+  appendFieldsJson(out, fields);
+  EXPECT_EQ(out, R"([["a","1"],["orphan"]])");
+}
+
+TEST_F(BatchTest, IsFullAtMaxEntries) {
+  batch_cfg_.max_entries = 2;
+  Batch small(batch_cfg_, projections_);
+  std::vector<std::string> f = {"type", "x", "session_id", kS1, "ts", "1"};
+  std::vector<std::string_view> v(f.begin(), f.end());
+  ASSERT_FALSE(decoder_.decode(v, event_, projection_));
+  small.addEvent("s", "1-0", event_, projection_);
+  EXPECT_FALSE(small.full());
+  small.addEvent("s", "1-1", event_, projection_);
+  EXPECT_TRUE(small.full());
+}
+
+TEST_F(BatchTest, IsFullAtMaxBytes) {
+  batch_cfg_.max_bytes = 1024;
+  Batch small(batch_cfg_, projections_);
+  std::vector<std::string> f = {"type", "x", "session_id", kS1, "ts", "1", "metadata",
+                                "{\"pad\":\"" + std::string(1100, 'x') + "\"}"};
+  std::vector<std::string_view> v(f.begin(), f.end());
+  ASSERT_FALSE(decoder_.decode(v, event_, projection_));
+  small.addEvent("s", "1-0", event_, projection_);
+  EXPECT_TRUE(small.full());
+}
+
+TEST_F(BatchTest, ClearEmptiesEverythingForReuse) {
+  add(kS1, 1, "1-0", "session_deleted");
+  batch_.seal();
+  batch_.clear();
+  EXPECT_TRUE(batch_.empty());
+  EXPECT_TRUE(batch_.acks().empty());
+  add(kS2, 9, "2-0");
+  batch_.seal();
+  EXPECT_EQ(column(batch_.sessionRows(), 0), (std::vector<std::string>{kS2}));
+  EXPECT_TRUE(batch_.tombstoneRows().empty());
+  EXPECT_EQ(lines(batch_.eventRows()), 1u);
+}
+
+TEST(SessionIndex, FindsKeysAndForgetsThemOnReset) {
+  SessionIndex index;
+  index.reset(4);
+  bool inserted = false;
+  EXPECT_EQ(index.findOrInsert({1, 2}, 0, inserted), 0u);
+  EXPECT_TRUE(inserted);
+  EXPECT_EQ(index.findOrInsert({3, 4}, 1, inserted), 1u);
+  EXPECT_EQ(index.findOrInsert({1, 2}, 2, inserted), 0u);
+  EXPECT_FALSE(inserted);
+  index.reset(4);
+  EXPECT_EQ(index.findOrInsert({1, 2}, 5, inserted), 5u);
+  EXPECT_TRUE(inserted);
+}
+
+} // namespace
+} // namespace auditq::pipeline
