@@ -142,9 +142,9 @@ void StreamReader::read(size_t count, std::chrono::milliseconds block, EntryVisi
           done(0, error);
           return;
         }
-        if (isError(reply, "NOGROUP")) {
-          // Redis lost the group (flushed, or restarted without persistence). Recreate it
-          // and read again; our pending list went with it.
+        if (isError(reply, "NOGROUP") || isError(reply, "UNBLOCKED")) {
+          // Redis lost the group (flushed, the key deleted, or restarted without persistence):
+          // recreate it and read again; our pending list went with it.
           const std::string stream = live ? std::string() : consumer_.streams[draining];
           auto again = [this, count, block, visit, done]() mutable {
             read(count, block, std::move(visit), std::move(done));

@@ -1,0 +1,51 @@
+// Fixture for end-to-end pipeline tests: a migrated scratch database, a unique stream and
+// group in the test Redis, the daemon as a subprocess, and polling helpers with deadlines.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "integration/support.h"
+#include "redis/blocking_client.h"
+
+namespace auditq::test {
+
+class PipelineFixture : public ::testing::Test {
+protected:
+  void SetUp() override;
+
+  // Environment for the daemon: this test's servers, stream, group and consumer name.
+  std::map<std::string, std::string> daemonEnv(
+      const std::map<std::string, std::string>& extra = {}) const;
+  std::unique_ptr<Subprocess> startDaemon(const std::map<std::string, std::string>& extra = {});
+  // SIGTERM, then expect a clean exit.
+  void stopDaemon(Subprocess& daemon);
+
+  std::string xadd(const std::vector<std::string>& fields, const std::string& stream = "");
+  // A valid entry for `session` with a state at `version`.
+  std::vector<std::string> entryWithState(const std::string& session, int version,
+                                          const std::string& status = "running",
+                                          const std::string& type = "session_updated") const;
+  long long pending(const std::string& stream = "");
+  long long count(const std::string& sql) const;
+  // Polls `condition` every 20 ms until true or `timeout`; returns the final value.
+  static bool waitFor(const std::function<bool()>& condition,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  ScratchDatabase db_;
+  std::string stream_;
+  std::string group_;
+  std::string consumer_;
+  std::unique_ptr<redis::BlockingClient> redis_;
+};
+
+// A UUID that is unique per call in this process.
+std::string newUuid();
+
+} // namespace auditq::test
