@@ -1,0 +1,497 @@
+// auditq-bench: the load producer (benchmarks, the demo) and the pipeline benchmark, which
+// measures auditq beside references taken in the same run on the same database: a raw COPY
+// of the very same rows, the staged COPY + ON CONFLICT pattern, and the reference
+// application's one-transaction-per-event pattern.
+//
+//   auditq-bench produce  --redis URL --stream S [--rate N/s] [--seconds D | --forever]
+//   auditq-bench pipeline --redis URL --pg URL --auditq BIN [--entries N] [--sessions S] ...
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "bench/workload.h"
+
+namespace auditq::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct RedisDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using RedisPtr = std::unique_ptr<redisContext, RedisDeleter>;
+
+RedisPtr connectRedis(const std::string& url) {
+  // redis://host:port/db without credentials (the throwaway stack).
+  std::string rest = url.substr(url.find("://") + 3);
+  const std::string hostport = rest.substr(0, rest.find('/'));
+  const std::string host = hostport.substr(0, hostport.rfind(':'));
+  const int port = std::stoi(hostport.substr(hostport.rfind(':') + 1));
+  RedisPtr c(redisConnect(host.c_str(), port));
+  if (!c || c->err != 0) {
+    throw std::runtime_error("cannot connect to Redis at " + url);
+  }
+  return c;
+}
+
+redisReply* command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  if (r == nullptr) {
+    throw std::runtime_error("Redis connection lost");
+  }
+  return r;
+}
+
+void run(redisContext* c, const std::vector<std::string>& args) { freeReplyObject(command(c, args)); }
+
+// XADDs entries [from, to) of the workload, pipelined in chunks.
+void xaddRange(redisContext* c, const std::string& stream, const Workload& w, uint64_t from,
+               uint64_t to) {
+  constexpr uint64_t kChunk = 500;
+  for (uint64_t start = from; start < to; start += kChunk) {
+    const uint64_t end = std::min(to, start + kChunk);
+    const int64_t ms = nowMs();
+    for (uint64_t i = start; i < end; ++i) {
+      Entry e = w.entry(i, ms);
+      std::vector<const char*> argv = {"XADD", stream.c_str(), "*"};
+      std::vector<size_t> lens = {4, stream.size(), 1};
+      for (const auto& f : e.fields) {
+        argv.push_back(f.data());
+        lens.push_back(f.size());
+      }
+      redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
+    }
+    for (uint64_t i = start; i < end; ++i) {
+      void* r = nullptr;
+      if (redisGetReply(c, &r) != REDIS_OK) {
+        throw std::runtime_error("XADD failed");
+      }
+      freeReplyObject(r);
+    }
+  }
+}
+
+// Produces at `rate` entries/s in 10 ms ticks for `seconds` (forever when < 0).
+void produce(redisContext* c, const std::string& stream, const Workload& w, double rate,
+             double seconds, uint64_t offset = 0) {
+  const auto start = Clock::now();
+  uint64_t sent = 0;
+  for (uint64_t tick = 1;; ++tick) {
+    const double t = 0.01 * static_cast<double>(tick);
+    if (seconds >= 0 && t > seconds + 1e-9) {
+      break;
+    }
+    const auto due = static_cast<uint64_t>(rate * t);
+    if (due > sent) {
+      xaddRange(c, stream, w, (offset + sent) % w.size(), (offset + sent) % w.size() + (due - sent));
+      sent = due;
+    }
+    std::this_thread::sleep_until(start + std::chrono::microseconds(tick * 10000));
+  }
+}
+
+struct Daemon {
+  pid_t pid = -1;
+  std::string log;
+};
+
+Daemon startAuditq(const std::string& bin, const std::map<std::string, std::string>& env) {
+  Daemon d;
+  d.log = fmt::format("/tmp/auditq-bench-{}-{}.log", getpid(), nowMs());
+  d.pid = fork();
+  if (d.pid == 0) {
+    for (const auto& [k, v] : env) {
+      setenv(k.c_str(), v.c_str(), 1);
+    }
+    freopen(d.log.c_str(), "w", stderr);
+    execl(bin.c_str(), bin.c_str(), "run", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return d;
+}
+
+double peakRssMb(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::stod(line.substr(6)) / 1024.0;
+    }
+  }
+  return 0;
+}
+
+void stopAuditq(Daemon& d) {
+  kill(d.pid, SIGTERM);
+  int status = 0;
+  waitpid(d.pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::cerr << "auditq did not stop cleanly; log: " << d.log << "\n";
+  }
+}
+
+// True when the group has read the whole stream and acknowledged everything.
+bool drained(redisContext* c, const std::string& stream, const std::string& group,
+             uint64_t expected) {
+  redisReply* r = command(c, {"XINFO", "GROUPS", stream});
+  bool done = false;
+  for (size_t g = 0; r->type == REDIS_REPLY_ARRAY && g < r->elements; ++g) {
+    redisReply* kv = r->element[g];
+    std::string name;
+    long long pending = -1, entries_read = -1;
+    for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+      const std::string key(kv->element[i]->str, kv->element[i]->len);
+      redisReply* v = kv->element[i + 1];
+      if (key == "name") {
+        name.assign(v->str, v->len);
+      } else if (key == "pending") {
+        pending = v->integer;
+      } else if (key == "entries-read") {
+        entries_read = v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
+      }
+    }
+    if (name == group) {
+      done = pending == 0 && entries_read >= static_cast<long long>(expected);
+    }
+  }
+  freeReplyObject(r);
+  return done;
+}
+
+struct Row {
+  std::string name;
+  uint64_t entries = 0;
+  double seconds = 0;
+  double rss_mb = -1;
+  double rate() const { return static_cast<double>(entries) / seconds; }
+};
+
+class PipelineBench {
+public:
+  PipelineBench(std::string redis_url, std::string pg_url, std::string auditq, std::string psql)
+      : redis_url_(std::move(redis_url)), pg_url_(std::move(pg_url)), auditq_(std::move(auditq)),
+        psql_(std::move(psql)), redis_(connectRedis(redis_url_)), pg_(pg_url_) {}
+
+  void truncate() {
+    pqxx::nontransaction tx(pg_);
+    tx.exec("TRUNCATE sync_events, sync_sessions, sync_participants, auditq_tombstones, "
+            "auditq_dead_letters");
+    tx.exec("CHECKPOINT");
+  }
+
+  long long count(const std::string& sql) {
+    pqxx::nontransaction tx(pg_);
+    return tx.exec1(sql)[0].as<long long>();
+  }
+
+  Row runAuditq(const std::string& name, const std::string& stream, uint64_t entries,
+                bool projections) {
+    truncate();
+    const std::string group = fmt::format("bench-{}", nowMs());
+    run(redis_.get(), {"XGROUP", "CREATE", stream, group, "0"});
+    auto t0 = Clock::now();
+    Daemon d = startAuditq(auditq_, daemonEnv(stream, group, projections));
+    while (!drained(redis_.get(), stream, group, entries)) {
+      std::this_thread::sleep_for(5ms);
+    }
+    Row row{name, entries, secondsSince(t0), peakRssMb(d.pid)};
+    stopAuditq(d);
+    run(redis_.get(), {"XGROUP", "DESTROY", stream, group});
+    const long long rows = count("SELECT count(*) FROM sync_events");
+    if (rows != static_cast<long long>(entries)) {
+      throw std::runtime_error(fmt::format("{}: {} rows in sync_events, expected {}", name, rows,
+                                           entries));
+    }
+    return row;
+  }
+
+  std::map<std::string, std::string> daemonEnv(const std::string& stream,
+                                               const std::string& group, bool projections) {
+    const std::string on = projections ? "true" : "false";
+    return {{"REDIS_URL", redis_url_},
+            {"DATABASE_URL", pg_url_},
+            {"AUDITQ_CONSUMER_STREAMS", stream},
+            {"AUDITQ_CONSUMER_GROUP", group},
+            {"AUDITQ_CONSUMER_START_ID", "0"},
+            {"AUDITQ_PROJECTIONS_SESSIONS", on},
+            {"AUDITQ_PROJECTIONS_PARTICIPANTS", on},
+            {"AUDITQ_LOG_LEVEL", "warn"}};
+  }
+
+  // Times one psql invocation running `script`.
+  double timePsql(const std::string& script) {
+    const std::string path = fmt::format("/tmp/auditq-bench-{}.sql", getpid());
+    std::ofstream(path) << script;
+    const std::string cmd =
+        fmt::format("{} '{}' -X -q -v ON_ERROR_STOP=1 -f {} >/dev/null", psql_, pg_url_, path);
+    const auto t0 = Clock::now();
+    if (std::system(cmd.c_str()) != 0) {
+      throw std::runtime_error("psql failed: " + script.substr(0, 200));
+    }
+    const double s = secondsSince(t0);
+    std::remove(path.c_str());
+    return s;
+  }
+
+  // The same event rows auditq wrote, COPYed from a file into a fresh copy of sync_events with
+  // the same indexes and defaults.
+  std::pair<Row, Row> rawCopy(uint64_t entries) {
+    const std::string file = fmt::format("/tmp/auditq-bench-{}.copy", getpid());
+    const std::string cols =
+        "session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms, "
+        "cycle_number, \"timestamp\", state_snapshot, metadata, stream, entry_id, version";
+    timePsql(fmt::format("\\copy (SELECT {} FROM sync_events) TO '{}'\n", cols, file));
+    auto fresh = [&] {
+      pqxx::nontransaction tx(pg_);
+      tx.exec("DROP TABLE IF EXISTS bench_copy");
+      tx.exec("CREATE TABLE bench_copy (LIKE sync_events INCLUDING ALL)");
+      tx.exec("CHECKPOINT");
+    };
+    fresh();
+    Row raw{"raw COPY of the same rows (reference)", entries,
+            timePsql(fmt::format("\\copy bench_copy ({}) FROM '{}'\n", cols, file))};
+    fresh();
+    Row staged{"COPY to staging + INSERT ON CONFLICT", entries,
+               timePsql(fmt::format(
+                   "BEGIN;\nCREATE TEMP TABLE st ON COMMIT DROP AS SELECT {0} FROM bench_copy WITH NO DATA;\n"
+                   "\\copy st ({0}) FROM '{1}'\n"
+                   "INSERT INTO bench_copy ({0}) SELECT {0} FROM st "
+                   "ON CONFLICT (stream, entry_id) DO NOTHING;\nCOMMIT;\n",
+                   cols, file))};
+    pqxx::nontransaction tx(pg_);
+    tx.exec("DROP TABLE bench_copy");
+    std::remove(file.c_str());
+    return {raw, staged};
+  }
+
+  // The reference application's pattern: one transaction per event (session upsert, event
+  // insert), on `sample` entries of the same workload.
+  Row perEvent(const Workload& w, uint64_t sample) {
+    truncate();
+    pg_.prepare("upsert_session",
+                "INSERT INTO sync_sessions (session_id, sync_mode, created_at, version, status) "
+                "VALUES ($1, ($2::jsonb->>'sync_mode')::sync_mode, now(), $3, "
+                "($2::jsonb->>'status')::sync_status) "
+                "ON CONFLICT (session_id) DO UPDATE SET sync_mode = EXCLUDED.sync_mode, "
+                "version = EXCLUDED.version, status = EXCLUDED.status, last_updated_at = now()");
+    pg_.prepare("insert_event",
+                "INSERT INTO sync_events (session_id, event_type, participant_id, "
+                "time_remaining_ms, time_elapsed_ms, cycle_number, \"timestamp\", "
+                "state_snapshot, metadata, version) VALUES ($1, $2, $3, $4, $5, $6, "
+                "to_timestamp($7::bigint / 1000.0), $8, $9, $10)");
+    const auto t0 = Clock::now();
+    const int64_t ms = nowMs();
+    for (uint64_t i = 0; i < sample; ++i) {
+      Entry e = w.entry(i, ms);
+      auto f = [&](const char* name) {
+        for (size_t k = 0; k + 1 < e.fields.size(); k += 2) {
+          if (e.fields[k] == name) {
+            return e.fields[k + 1];
+          }
+        }
+        return std::string();
+      };
+      pqxx::work tx(pg_);
+      tx.exec_prepared("upsert_session", f("session_id"), f("state"), std::stoll(f("version")));
+      tx.exec_prepared("insert_event", f("session_id"), f("type"), f("participant_id"),
+                       std::stoi(f("time_remaining_ms")), std::stoi(f("time_elapsed_ms")),
+                       std::stoi(f("cycle_number")), f("ts"), f("state"), f("metadata"),
+                       std::stoll(f("version")));
+      tx.commit();
+    }
+    return Row{"per-event transactions (reference app pattern)", sample, secondsSince(t0)};
+  }
+
+  struct Latency {
+    uint64_t entries = 0;
+    double p50 = 0, p99 = 0, max = 0, rss_mb = 0;
+  };
+
+  Latency latency(const Workload& w, double rate, double seconds) {
+    truncate();
+    const std::string stream = fmt::format("bench-latency-{}", nowMs());
+    const std::string group = "bench-latency";
+    run(redis_.get(), {"XGROUP", "CREATE", stream, group, "$", "MKSTREAM"});
+    Daemon d = startAuditq(auditq_, daemonEnv(stream, group, true));
+    std::this_thread::sleep_for(500ms); // connected and blocking on the empty stream
+    produce(redis_.get(), stream, w, rate, seconds);
+    const auto expected = static_cast<uint64_t>(rate * seconds);
+    while (!drained(redis_.get(), stream, group, expected)) {
+      std::this_thread::sleep_for(5ms);
+    }
+    Latency l;
+    l.rss_mb = peakRssMb(d.pid);
+    stopAuditq(d);
+    pqxx::nontransaction tx(pg_);
+    auto r = tx.exec1(
+        "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), "
+        "percentile_cont(0.99) WITHIN GROUP (ORDER BY lat), max(lat) FROM ("
+        "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 - "
+        "split_part(entry_id, '-', 1)::bigint AS lat FROM sync_events WHERE stream = " +
+        tx.quote(stream) + ") s");
+    l.entries = r[0].as<uint64_t>();
+    l.p50 = r[1].as<double>();
+    l.p99 = r[2].as<double>();
+    l.max = r[3].as<double>();
+    run(redis_.get(), {"DEL", stream});
+    return l;
+  }
+
+  redisContext* redis() { return redis_.get(); }
+
+private:
+  std::string redis_url_, pg_url_, auditq_, psql_;
+  RedisPtr redis_;
+  pqxx::connection pg_;
+};
+
+void printRow(const Row& r, double reference) {
+  std::cout << fmt::format("| {:<48} | {:>9} | {:>8.2f} | {:>10.0f} | {:>11.2f} | {:>11} |\n",
+                           r.name, r.entries, r.seconds, r.rate(), r.rate() / reference,
+                           r.rss_mb < 0 ? "-" : fmt::format("{:.1f}", r.rss_mb));
+}
+
+int pipelineCommand(const std::string& redis_url, const std::string& pg_url,
+                    const std::string& auditq, const std::string& psql, uint64_t entries,
+                    uint64_t sessions, double rate, double seconds, uint64_t sample,
+                    uint64_t backlog) {
+  PipelineBench bench(redis_url, pg_url, auditq, psql);
+  const Workload w(sessions, entries / sessions, 20261123);
+  const std::string stream = fmt::format("bench-{}", nowMs());
+  std::cerr << fmt::format("preloading {} entries over {} sessions into {}...\n", entries,
+                           sessions, stream);
+  xaddRange(bench.redis(), stream, w, 0, entries);
+  size_t state_bytes = 0;
+  for (uint64_t i = 0; i < 100; ++i) {
+    state_bytes += w.entry(i, nowMs()).fields[17].size();
+  }
+
+  std::cerr << "auditq, events only...\n";
+  Row events = bench.runAuditq("auditq, events only", stream, entries, false);
+  std::cerr << "raw COPY and staged COPY of the same rows...\n";
+  auto [raw, staged] = bench.rawCopy(entries);
+  std::cerr << "auditq, full effects...\n";
+  Row full = bench.runAuditq("auditq, full effects (events+sessions+participants)", stream,
+                             entries, true);
+  std::cerr << "per-event transactions on a sample...\n";
+  Row per_event = bench.perEvent(w, sample);
+  run(bench.redis(), {"DEL", stream});
+  std::cerr << fmt::format("latency at {:.0f} entries/s for {:.0f} s...\n", rate, seconds);
+  auto lat = bench.latency(w, rate, seconds);
+  std::optional<Row> big;
+  if (backlog > 0) {
+    const Workload wb(backlog / 10, 10, 7);
+    const std::string big_stream = stream + "-backlog";
+    std::cerr << fmt::format("preloading a {} entry backlog...\n", backlog);
+    xaddRange(bench.redis(), big_stream, wb, 0, backlog);
+    big = bench.runAuditq(fmt::format("auditq, full effects, {} backlog", backlog), big_stream,
+                          backlog, true);
+    run(bench.redis(), {"DEL", big_stream});
+  }
+
+  const double ref = raw.rate();
+  std::cout << fmt::format("\n{} entries over {} sessions, state JSON {} B on average, {} "
+                           "participants per session 2-4\n\n",
+                           entries, sessions, state_bytes / 100, "");
+  std::cout << "| run                                              |   entries |  seconds |  "
+               "entries/s | vs raw COPY | peak RSS MB |\n";
+  std::cout << "|--------------------------------------------------|-----------|----------|-"
+               "-----------|-------------|-------------|\n";
+  for (const Row& r : {raw, staged, events, full, per_event}) {
+    printRow(r, ref);
+  }
+  if (big) {
+    printRow(*big, ref);
+  }
+  std::cout << fmt::format("\nfull effects vs per-event transactions: {:.1f}x\n",
+                           full.rate() / per_event.rate());
+  std::cout << fmt::format("steady state, {:.0f} entries/s for {:.0f} s ({} entries, full "
+                           "effects): XADD -> committed p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} "
+                           "ms; peak RSS {:.1f} MB\n",
+                           rate, seconds, lat.entries, lat.p50, lat.p99, lat.max, lat.rss_mb);
+  return 0;
+}
+
+} // namespace
+} // namespace auditq::bench
+
+int main(int argc, char** argv) {
+  using namespace auditq::bench;
+  CLI::App app{"auditq benchmark and load producer"};
+  app.require_subcommand(1);
+  std::string redis_url, pg_url, stream = "sync:events", auditq, psql = "psql";
+  double rate = 5000, seconds = 30;
+  uint64_t entries = 200000, sessions = 20000, sample = 5000, backlog = 0;
+  bool forever = false;
+
+  auto* produce_cmd = app.add_subcommand("produce", "XADD realistic entries at a steady rate");
+  produce_cmd->add_option("--redis", redis_url)->required();
+  produce_cmd->add_option("--stream", stream);
+  produce_cmd->add_option("--rate", rate, "entries per second");
+  produce_cmd->add_option("--seconds", seconds);
+  produce_cmd->add_option("--sessions", sessions);
+  produce_cmd->add_flag("--forever", forever);
+
+  auto* pipeline_cmd = app.add_subcommand("pipeline", "Benchmark auditq against raw COPY");
+  pipeline_cmd->add_option("--redis", redis_url)->required();
+  pipeline_cmd->add_option("--pg", pg_url)->required();
+  pipeline_cmd->add_option("--auditq", auditq)->required();
+  pipeline_cmd->add_option("--psql", psql);
+  pipeline_cmd->add_option("--entries", entries);
+  pipeline_cmd->add_option("--sessions", sessions);
+  pipeline_cmd->add_option("--rate", rate, "steady-state rate for the latency run");
+  pipeline_cmd->add_option("--seconds", seconds, "length of the latency run");
+  pipeline_cmd->add_option("--per-event-sample", sample);
+  pipeline_cmd->add_option("--backlog", backlog, "also run a backlog of this many entries");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*produce_cmd) {
+      auto c = connectRedis(redis_url);
+      const Workload w(sessions, 1000000, static_cast<uint64_t>(nowMs()));
+      produce(c.get(), stream, w, rate, forever ? -1 : seconds);
+      return 0;
+    }
+    return pipelineCommand(redis_url, pg_url, auditq, psql, entries, sessions, rate, seconds,
+                           sample, backlog);
+  } catch (const std::exception& e) {
+    std::cerr << "auditq-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
