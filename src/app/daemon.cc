@@ -50,26 +50,33 @@ struct Counters {
   std::atomic<uint64_t> write_retries{0};
 };
 
-// Owns the PostgreSQL writer thread: takes sealed batches in order, retries each until it
-// commits (or the daemon gives up at shutdown), and hands it back on the io_context.
-class WriterThread {
+// The PostgreSQL writers: postgres.writers threads, each with its own connection, taking
+// sealed batches from one queue. Each batch is retried until it commits (or the daemon gives up
+// at shutdown) and handed back on the io_context. Batches may commit out of order: the
+// version guards make the projections order-independent, and acks are per batch.
+class WriterPool {
 public:
   using Committed = std::function<void(pipeline::Batch*, const pg::WriteOutcome&)>;
   using Abandoned = std::function<void(pipeline::Batch*)>;
 
-  WriterThread(const config::Config& cfg, boost::asio::io_context& io, Counters& counters,
-               Committed committed, Abandoned abandoned)
+  WriterPool(const config::Config& cfg, boost::asio::io_context& io, Counters& counters,
+             Committed committed, Abandoned abandoned)
       : cfg_(cfg), io_(io), counters_(counters), committed_(std::move(committed)),
-        abandoned_(std::move(abandoned)), writer_(cfg.postgres, cfg.projections),
-        thread_([this] { loop(); }) {}
+        abandoned_(std::move(abandoned)) {
+    for (int64_t i = 0; i < cfg.postgres.writers; ++i) {
+      threads_.emplace_back([this] { loop(); });
+    }
+  }
 
-  ~WriterThread() {
+  ~WriterPool() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    for (auto& t : threads_) {
+      t.join();
+    }
   }
 
   void submit(pipeline::Batch* batch) {
@@ -77,7 +84,7 @@ public:
       std::lock_guard lock(mu_);
       queue_.push_back(batch);
     }
-    cv_.notify_all();
+    cv_.notify_one();
   }
 
   // Stop retrying: batches not yet committed are handed back as abandoned.
@@ -91,57 +98,60 @@ public:
 
 private:
   void loop() {
+    pg::BatchWriter writer(cfg_.postgres, cfg_.projections);
     pipeline::Backoff backoff(cfg_.retry.initial_ms, cfg_.retry.max_ms, seed());
-    bool failing = false;
     for (;;) {
       pipeline::Batch* batch = nullptr;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        cv_.wait(lock, [&] { return stop_ || abandon_ || !queue_.empty(); });
         if (queue_.empty()) {
           return;
         }
         batch = queue_.front();
         queue_.pop_front();
       }
-      for (;;) {
-        const auto start = Clock::now();
-        pg::WriteOutcome outcome = writer_.write(*batch);
-        if (outcome.committed) {
-          if (failing) {
-            core::log::info("postgres_write_recovered", {{"attempts", backoff.attempts() + 1}});
-            failing = false;
-          }
-          backoff.reset();
-          const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-          core::log::debug("batch_committed", {{"entries", batch->entries()},
-                                               {"dead_letters", batch->deadLetters()},
-                                               {"duplicates", outcome.duplicates},
-                                               {"ms", ms}});
-          boost::asio::post(io_, [this, batch, outcome] { committed_(batch, outcome); });
-          break;
-        }
-        counters_.write_retries++;
-        if (!failing) {
-          // One line when writing starts failing, one when it recovers: never one per retry.
-          auto level = outcome.failure == pipeline::FailureClass::Transient ? spdlog::level::warn
-                                                                             : spdlog::level::err;
-          core::log::write(level, "postgres_write_failed",
-                           {{"class", pipeline::failureClassName(outcome.failure)},
-                            {"sqlstate", outcome.sqlstate},
-                            {"error", outcome.message},
-                            {"action", "entries stay pending; retrying with backoff"}});
-          failing = true;
-        }
-        std::unique_lock lock(mu_);
-        const milliseconds delay(backoff.nextMs());
-        if (cv_.wait_for(lock, delay, [&] { return abandon_ || stop_; })) {
-          lock.unlock();
-          boost::asio::post(io_, [this, batch] { abandoned_(batch); });
-          break;
-        }
+      while (!attempt(writer, backoff, batch)) {
       }
     }
+  }
+
+  // One write; false when it should be retried after the backoff delay.
+  bool attempt(pg::BatchWriter& writer, pipeline::Backoff& backoff, pipeline::Batch* batch) {
+    const auto start = Clock::now();
+    pg::WriteOutcome outcome = writer.write(*batch);
+    if (outcome.committed) {
+      if (failing_.exchange(false)) {
+        core::log::info("postgres_write_recovered", {{"attempts", backoff.attempts() + 1}});
+      }
+      backoff.reset();
+      const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      core::log::debug("batch_committed", {{"entries", batch->entries()},
+                                           {"dead_letters", batch->deadLetters()},
+                                           {"duplicates", outcome.duplicates},
+                                           {"ms", ms}});
+      boost::asio::post(io_, [this, batch, outcome] { committed_(batch, outcome); });
+      return true;
+    }
+    counters_.write_retries++;
+    if (!failing_.exchange(true)) {
+      // One line when writing starts failing, one when it recovers: never one per retry.
+      auto level = outcome.failure == pipeline::FailureClass::Transient ? spdlog::level::warn
+                                                                         : spdlog::level::err;
+      core::log::write(level, "postgres_write_failed",
+                       {{"class", pipeline::failureClassName(outcome.failure)},
+                        {"sqlstate", outcome.sqlstate},
+                        {"error", outcome.message},
+                        {"action", "entries stay pending; retrying with backoff"}});
+    }
+    std::unique_lock lock(mu_);
+    const milliseconds delay(backoff.nextMs());
+    if (cv_.wait_for(lock, delay, [&] { return abandon_ || stop_; })) {
+      lock.unlock();
+      boost::asio::post(io_, [this, batch] { abandoned_(batch); });
+      return true;
+    }
+    return false;
   }
 
   const config::Config& cfg_;
@@ -149,13 +159,13 @@ private:
   Counters& counters_;
   Committed committed_;
   Abandoned abandoned_;
-  pg::BatchWriter writer_;
+  std::atomic<bool> failing_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<pipeline::Batch*> queue_;
   bool stop_ = false;
   bool abandon_ = false;
-  std::thread thread_; // last: starts after everything it uses exists
+  std::vector<std::thread> threads_; // last: started after everything they use exists
 };
 
 class Daemon {
@@ -182,7 +192,7 @@ public:
     writer_.emplace(
         cfg_, io_, counters_,
         [this](pipeline::Batch* b, const pg::WriteOutcome& o) { onCommitted(b, o); },
-        [this](pipeline::Batch* b) { release(b); });
+        [this](pipeline::Batch* b) { onAbandoned(b); });
     waitForSignal();
     scheduleStats();
     connectRedis();
@@ -313,13 +323,16 @@ private:
     }
     milliseconds block(cfg_.consumer.block_ms);
     if (!current_->empty()) {
-      const auto left = first_entry_at_ + milliseconds(cfg_.batch.linger_ms) - Clock::now();
-      block = std::chrono::duration_cast<milliseconds>(left);
-      if (block.count() < 1 || current_->full()) {
+      if (shouldSubmit()) {
         submit();
         readMore();
         return;
       }
+      // Waiting out the linger, or for a writer to come free: keep reading meanwhile, in short
+      // blocks so the batch leaves as soon as one is free.
+      const auto left = std::chrono::duration_cast<milliseconds>(
+          first_entry_at_ + milliseconds(cfg_.batch.linger_ms) - Clock::now());
+      block = std::max(milliseconds(1), std::min(left, milliseconds(2)));
     }
     const size_t streams = cfg_.consumer.streams.size();
     const size_t room = static_cast<size_t>(cfg_.batch.max_entries) - current_->entries();
@@ -332,11 +345,6 @@ private:
           if (!error.empty()) {
             onRedisError(error);
             return;
-          }
-          if (current_ != nullptr && !current_->empty() &&
-              (current_->full() ||
-               Clock::now() >= first_entry_at_ + milliseconds(cfg_.batch.linger_ms))) {
-            submit();
           }
           readMore();
         });
@@ -359,14 +367,33 @@ private:
     current_->addEvent(e.stream, e.id, event_, projection_);
   }
 
+  // A full batch always goes. A lingering one goes once its linger is over and a writer is
+  // idle; while all writers are busy it keeps growing, so batches stay small (low latency) when
+  // PostgreSQL keeps up and grow (fewer commits) when it does not: group commit.
+  bool shouldSubmit() const {
+    if (current_ == nullptr || current_->empty()) {
+      return false;
+    }
+    if (current_->full()) {
+      return true;
+    }
+    return at_writers_ < static_cast<size_t>(cfg_.postgres.writers) &&
+           Clock::now() >= first_entry_at_ + milliseconds(cfg_.batch.linger_ms);
+  }
+
   void submit() {
     current_->seal();
     writer_->submit(current_);
     current_ = nullptr;
     ++in_flight_;
+    ++at_writers_;
   }
 
   void onCommitted(pipeline::Batch* batch, const pg::WriteOutcome& outcome) {
+    --at_writers_;
+    if (!reading_ && shouldSubmit()) {
+      submit();
+    }
     counters_.committed += batch->events();
     counters_.dead_lettered += batch->deadLetters();
     counters_.duplicates += outcome.duplicates;
@@ -387,6 +414,11 @@ private:
       }
       release(batch);
     });
+  }
+
+  void onAbandoned(pipeline::Batch* batch) {
+    --at_writers_;
+    release(batch);
   }
 
   void release(pipeline::Batch* batch) {
@@ -455,7 +487,8 @@ private:
   std::vector<pipeline::Batch*> free_;
   pipeline::Batch* current_ = nullptr;
   Clock::time_point first_entry_at_;
-  size_t in_flight_ = 0;
+  size_t in_flight_ = 0;  // submitted and not yet acknowledged
+  size_t at_writers_ = 0; // submitted and not yet committed (queued or being written)
   bool reading_ = false;
   bool stopping_ = false;
   bool redis_failing_ = false;
@@ -464,7 +497,7 @@ private:
   std::string first_bad_reason_;
   std::string first_bad_stream_;
   std::string first_bad_id_;
-  std::optional<WriterThread> writer_; // last: destroyed (joined) first
+  std::optional<WriterPool> writer_; // last: destroyed (joined) first
 };
 
 } // namespace

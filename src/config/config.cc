@@ -51,6 +51,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos) {
       r.fail("application_name", "may contain only letters, digits, '_', '.' and '-'");
     }
+    r.integer("writers", c.postgres.writers, 1, 16);
     r.finish();
   }
   {
@@ -84,6 +85,11 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.size("max_bytes", c.batch.max_bytes, 1024, int64_t{1} << 30);
     r.integer("linger_ms", c.batch.linger_ms, 0, 10'000);
     r.integer("max_in_flight", c.batch.max_in_flight, 1, 64);
+    if (c.batch.max_in_flight < c.postgres.writers) {
+      r.fail("max_in_flight", fmt::format("must be >= postgres.writers ({}) or writers sit idle, "
+                                          "got {}",
+                                          c.postgres.writers, c.batch.max_in_flight));
+    }
     r.finish();
   }
   {

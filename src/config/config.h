@@ -29,6 +29,8 @@ struct PostgresConfig {
   bool require_tls = false; // DATABASE_SSL=true sets it: sslmode=require unless the URL says more
   int64_t connect_timeout_ms = 5000;
   std::string application_name = "auditq";
+  int64_t writers = 2; // parallel writer connections
+
 };
 
 struct ConsumerConfig {
@@ -43,7 +45,7 @@ struct BatchConfig {
   int64_t max_entries = 1000;
   int64_t max_bytes = 4 * 1024 * 1024;
   int64_t linger_ms = 5;
-  int64_t max_in_flight = 2;
+  int64_t max_in_flight = 4;
 };
 
 struct DecodeConfig {

@@ -143,18 +143,14 @@ TEST_F(Pipeline, SurvivesTheStreamKeyBeingDeleted) {
 }
 
 TEST_F(Pipeline, GracefulStopWithEntriesInFlightLosesNothing) {
-  constexpr int kEntries = 20000;
-  for (int chunk = 0; chunk < kEntries / 1000; ++chunk) {
-    std::vector<std::string_view> args;
-    std::vector<std::vector<std::string>> keep;
-    for (int i = 0; i < 1000; ++i) {
-      keep.push_back(entryWithState(newUuid(), 1));
-    }
-    for (auto& f : keep) {
-      xadd(f);
-    }
+  constexpr int kEntries = 30000;
+  for (int i = 0; i < kEntries; ++i) {
+    xadd(entryWithState(newUuid(), 1));
   }
-  auto daemon = startDaemon({{"AUDITQ_BATCH_MAX_ENTRIES", "200"}});
+  // Small batches and one writer: many commits, so the stop lands in the middle of them.
+  auto daemon = startDaemon({{"AUDITQ_BATCH_MAX_ENTRIES", "100"},
+                             {"AUDITQ_POSTGRES_WRITERS", "1"},
+                             {"AUDITQ_BATCH_MAX_IN_FLIGHT", "2"}});
   ASSERT_TRUE(waitFor([&] { return events() > 0; })) << daemon->stderrText();
   daemon->signal(SIGTERM);
   ASSERT_EQ(daemon->wait(30s), 0) << daemon->stderrText();
