@@ -3,6 +3,7 @@
 #include "pg/batch_writer.h"
 
 #include <array>
+#include <chrono>
 
 #include "core/log.h"
 #include "pg/connection_impl.h"
@@ -175,6 +176,15 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
   try {
     auto conn = Connection::open(impl_->postgres);
     conn->execute(kCreateStaging);
+    // Prepared once per connection: planning these per batch costs more than small batches'
+    // rows do.
+    mapErrors([&] {
+      auto& c = conn->impl().conn;
+      c.prepare("auditq_insert_staged_events", kInsertStagedEvents);
+      c.prepare("auditq_insert_dead_letters", kInsertDeadLetters);
+      c.prepare("auditq_upsert_sessions", kUpsertSessions);
+      c.prepare("auditq_upsert_participants", kUpsertParticipants);
+    });
     impl_->conn = std::move(conn);
     return true;
   } catch (const Error& e) {
@@ -182,6 +192,44 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
     return false;
   }
 }
+
+namespace {
+
+void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
+                      WriteOutcome& outcome, std::string& chunk) {
+  pqxx::work tx(c);
+  if (batch.events() > 0) {
+    if (!staged) {
+      copyRows(tx, "sync_events", kEventColumns, batch.eventRows(), chunk);
+    } else {
+      copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
+      const auto inserted = tx.exec_prepared0("auditq_insert_staged_events").affected_rows();
+      outcome.staged_path = true;
+      outcome.duplicates = batch.events() - inserted;
+    }
+  }
+  if (batch.deadLetters() > 0) {
+    copyRows(tx, "auditq_stage_dead_letters", kDeadLetterStageColumns, batch.deadLetterRows(),
+             chunk);
+    tx.exec_prepared0("auditq_insert_dead_letters");
+  }
+  if (!batch.tombstoneRows().empty()) {
+    copyRows(tx, "auditq_stage_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
+    tx.exec(kApplyTombstones);
+  }
+  if (!batch.sessionRows().empty()) {
+    copyRows(tx, "auditq_stage_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
+    tx.exec_prepared0("auditq_upsert_sessions");
+  }
+  if (!batch.participantRows().empty()) {
+    copyRows(tx, "auditq_stage_participants", kParticipantStageColumns, batch.participantRows(),
+             chunk);
+    tx.exec_prepared0("auditq_upsert_participants");
+  }
+  tx.commit();
+}
+
+} // namespace
 
 WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
   WriteOutcome outcome;
@@ -191,52 +239,25 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
   auto& c = impl_->conn->impl().conn;
   std::string& chunk = impl_->chunk;
   try {
-    mapErrors([&] {
-      pqxx::work tx(c);
-      if (batch.events() > 0) {
-        // Optimistic: duplicates only follow a crash or a lost XACK, so COPY straight into
-        // sync_events inside a savepoint, and take the staged ON CONFLICT path only when the
-        // unique key says some rows are already there.
-        bool duplicate = false;
-        {
-          pqxx::subtransaction direct(tx, "auditq_events");
-          try {
-            copyRows(direct, "sync_events", kEventColumns, batch.eventRows(), chunk);
-            direct.commit();
-          } catch (const pqxx::unique_violation&) {
-            duplicate = true;
-            direct.abort();
-          }
+    // Optimistic: duplicates only follow a crash or a lost XACK, so COPY straight into
+    // sync_events; only when the unique key says some rows are already there, redo the whole
+    // transaction with the staged ON CONFLICT path (cheaper than a savepoint on every batch).
+    bool staged = false;
+    for (;;) {
+      try {
+        mapErrors([&] { writeTransaction(c, batch, staged, outcome, chunk); });
+        break;
+      } catch (const Error& e) {
+        if (e.sqlstate() != "23505" || staged) {
+          throw;
         }
-        if (duplicate) {
-          copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
-          const auto inserted = tx.exec0(kInsertStagedEvents).affected_rows();
-          outcome.staged_path = true;
-          outcome.duplicates = batch.events() - inserted;
-        }
+        staged = true;
       }
-      if (batch.deadLetters() > 0) {
-        copyRows(tx, "auditq_stage_dead_letters", kDeadLetterStageColumns, batch.deadLetterRows(),
-                 chunk);
-        tx.exec0(kInsertDeadLetters);
-      }
-      if (!batch.tombstoneRows().empty()) {
-        copyRows(tx, "auditq_stage_tombstones", kTombstoneStageColumns, batch.tombstoneRows(),
-                 chunk);
-        tx.exec(kApplyTombstones);
-      }
-      if (!batch.sessionRows().empty()) {
-        copyRows(tx, "auditq_stage_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
-        tx.exec0(kUpsertSessions);
-      }
-      if (!batch.participantRows().empty()) {
-        copyRows(tx, "auditq_stage_participants", kParticipantStageColumns,
-                 batch.participantRows(), chunk);
-        tx.exec0(kUpsertParticipants);
-      }
-      tx.commit();
-    });
+    }
     outcome.committed = true;
+    outcome.committed_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   } catch (const Error& e) {
     fail(outcome, e);
     if (e.isConnectionLost() || !c.is_open()) {
