@@ -8,7 +8,7 @@
 CREATE TYPE sync_mode AS ENUM ('per_participant', 'per_cycle', 'per_group', 'global', 'count_up');
 CREATE TYPE sync_status AS ENUM ('pending', 'running', 'paused', 'expired', 'completed', 'cancelled');
 
--- fillfactor 80: session and participant rows are updated on every state change; the free
+-- fillfactor 50: session and participant rows are updated on every state change; the free
 -- space lets those updates stay on the same page (HOT) instead of bloating the indexes.
 CREATE TABLE sync_sessions (
     session_id          UUID PRIMARY KEY,
@@ -30,7 +30,7 @@ CREATE TABLE sync_sessions (
     last_event_at       TIMESTAMPTZ,
     snapshot_stream     TEXT,
     snapshot_entry_id   TEXT
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 
 CREATE INDEX idx_sync_sessions_created_at ON sync_sessions (created_at DESC);
 CREATE INDEX idx_sync_sessions_final_status ON sync_sessions (final_status)
@@ -90,7 +90,7 @@ CREATE TABLE sync_participants (
     metadata                JSONB DEFAULT '{}',
     version                 BIGINT,
     CONSTRAINT sync_participants_session_id_participant_id_key UNIQUE (session_id, participant_id)
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 
 CREATE INDEX idx_sync_participants_session_id ON sync_participants (session_id);
 CREATE INDEX idx_sync_participants_group_id ON sync_participants (group_id)

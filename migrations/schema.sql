@@ -206,7 +206,7 @@ CREATE TABLE public.sync_participants (
     metadata jsonb DEFAULT '{}'::jsonb,
     version bigint
 )
-WITH (fillfactor='80');
+WITH (fillfactor='50');
 
 
 --
@@ -248,7 +248,7 @@ CREATE TABLE public.sync_sessions (
     snapshot_stream text,
     snapshot_entry_id text
 )
-WITH (fillfactor='80');
+WITH (fillfactor='50');
 
 
 --
