@@ -176,7 +176,7 @@ public:
       : cfg_(cfg), config_path_(std::move(config_path)),
         consumer_name_(cfg.consumer.name.empty() ? defaultConsumerName() : cfg.consumer.name),
         signals_(io_, SIGINT, SIGTERM, SIGHUP), reconnect_timer_(io_), shutdown_timer_(io_),
-        stats_timer_(io_), reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
+        stats_timer_(io_), linger_timer_(io_), reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
         decoder_(cfg.decode, cfg.projections),
         redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, seed()) {
     const size_t pool = static_cast<size_t>(cfg.batch.max_in_flight) + 1;
@@ -252,8 +252,10 @@ private:
     // An outstanding blocking read would hold shutdown up to consumer.block_ms; close it.
     // Entries Redis already delivered to it stay in our pending list for the next start.
     if (reading_) {
-      reader_.stop();
+      reader_.cancelRead();
     }
+    linger_timer_.cancel();
+    lingering_ = false;
     readMore();
   }
 
@@ -278,8 +280,7 @@ private:
 
   void onRedisError(std::string_view error) {
     if (stopping_) {
-      reader_.stop();
-      readMore(); // finishes the shutdown with what we have
+      readMore(); // finishes the shutdown with what we have; acks still go out
       return;
     }
     if (!redis_failing_) {
@@ -303,7 +304,7 @@ private:
   }
 
   void readMore() {
-    if (reading_) {
+    if (reading_ || lingering_) {
       return;
     }
     if (stopping_) {
@@ -330,24 +331,43 @@ private:
         readMore();
         return;
       }
-      // Waiting out the linger, or for a writer to come free: keep reading meanwhile, in short
-      // blocks, so the batch leaves soon after one is free. (Handing it over from the commit
-      // callback instead measured worse: batches got smaller and commits dearer.)
-      const auto left = std::chrono::duration_cast<milliseconds>(
-          first_entry_at_ + milliseconds(cfg_.batch.linger_ms) - Clock::now());
-      block = std::max(milliseconds(1), std::min(left, milliseconds(2)));
+      const auto deadline = first_entry_at_ + milliseconds(cfg_.batch.linger_ms);
+      if (Clock::now() < deadline) {
+        // Linger on a local timer, then collect what arrived with one non-blocking read.
+        // (Redis serves short BLOCK timeouts only at its event-loop tick, up to 100 ms late.)
+        lingering_ = true;
+        linger_timer_.expires_at(deadline);
+        linger_timer_.async_wait([this](const boost::system::error_code& ec) {
+          lingering_ = false;
+          if (!ec && !stopping_ && reader_.connected() && current_ != nullptr) {
+            read(milliseconds(0));
+          }
+        });
+        return;
+      }
+      if (waiting_for_writer_) {
+        return; // every writer is busy and nothing more is queued in Redis: onCommitted resumes
+      }
+      block = milliseconds(0); // top the batch up with what is already there
     }
+    read(block);
+  }
+
+  void read(milliseconds block) {
     const size_t streams = cfg_.consumer.streams.size();
     const size_t room = static_cast<size_t>(cfg_.batch.max_entries) - current_->entries();
-    const size_t count = (room + streams - 1) / streams;
+    const size_t count = (std::max<size_t>(room, 1) + streams - 1) / streams;
     reading_ = true;
     reader_.read(
         count, block, [this](const redis::EntryView& e) { onEntry(e); },
-        [this](size_t, std::string_view error) {
+        [this, block](size_t visited, std::string_view error) {
           reading_ = false;
           if (!error.empty()) {
             onRedisError(error);
             return;
+          }
+          if (block.count() == 0 && visited == 0 && !shouldSubmit()) {
+            waiting_for_writer_ = true;
           }
           readMore();
         });
@@ -394,9 +414,8 @@ private:
 
   void onCommitted(pipeline::Batch* batch, const pg::WriteOutcome& outcome) {
     --at_writers_;
-    if (!reading_ && shouldSubmit()) {
-      submit();
-    }
+    waiting_for_writer_ = false;
+    readMore();
     counters_.committed += batch->events();
     counters_.dead_lettered += batch->deadLetters();
     counters_.duplicates += outcome.duplicates;
@@ -454,6 +473,7 @@ private:
     finished_ = true;
     shutdown_timer_.cancel();
     stats_timer_.cancel();
+    linger_timer_.cancel();
     reconnect_timer_.cancel();
     signals_.cancel();
     reader_.stop();
@@ -491,6 +511,7 @@ private:
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer shutdown_timer_;
   boost::asio::steady_timer stats_timer_;
+  boost::asio::steady_timer linger_timer_;
   redis::StreamReader reader_;
   pipeline::Decoder decoder_;
   pipeline::Event event_;
@@ -505,6 +526,8 @@ private:
   size_t in_flight_ = 0;  // submitted and not yet acknowledged
   size_t at_writers_ = 0; // submitted and not yet committed (queued or being written)
   bool reading_ = false;
+  bool lingering_ = false;          // a batch waits out its linger on linger_timer_
+  bool waiting_for_writer_ = false; // a ready batch waits for a free writer
   bool stopping_ = false;
   bool redis_failing_ = false;
   bool finished_ = false;

@@ -39,6 +39,12 @@ void StreamReader::stop() {
   }
 }
 
+void StreamReader::cancelRead() {
+  if (reader_) {
+    reader_->close();
+  }
+}
+
 void StreamReader::start(Done done) {
   stop();
   const Endpoint ep = endpointFrom(redis_);
@@ -121,7 +127,10 @@ void StreamReader::read(size_t count, std::chrono::milliseconds block, EntryVisi
                              arg_storage_[0]});
   const bool live = draining == consumer_.streams.size();
   if (live) {
-    args_.insert(args_.end(), {"BLOCK", arg_storage_[1], "STREAMS"});
+    if (block.count() > 0) {
+      args_.insert(args_.end(), {"BLOCK", arg_storage_[1]});
+    }
+    args_.push_back("STREAMS");
     for (const auto& s : consumer_.streams) {
       args_.push_back(s);
     }

@@ -38,11 +38,14 @@ public:
   // (Re)connects both connections and creates missing groups. `done` gets "" on success.
   void start(Done done);
   void stop();
+  // Abandons an outstanding read (closes only the reading connection; acks still work).
+  // Entries Redis already delivered to it stay in this consumer's pending list.
+  void cancelRead();
   bool connected() const;
 
   // Reads up to `count` entries and visits each. While this consumer still has pending
   // entries (after a start) they come first, without blocking; then new entries, blocking up
-  // to `block` when none are there. `done` reports how many were visited.
+  // to `block` when none are there (zero: never block). `done` reports how many were visited.
   void read(size_t count, std::chrono::milliseconds block, EntryVisitor visit,
             std::function<void(size_t visited, std::string_view error)> done);
 
