@@ -78,7 +78,9 @@ redisReply* command(redisContext* c, const std::vector<std::string>& args) {
   return r;
 }
 
-void run(redisContext* c, const std::vector<std::string>& args) { freeReplyObject(command(c, args)); }
+void run(redisContext* c, const std::vector<std::string>& args) {
+  freeReplyObject(command(c, args));
+}
 
 // XADDs entries [from, to) of the workload, pipelined in chunks.
 void xaddRange(redisContext* c, const std::string& stream, const Workload& w, uint64_t from,
@@ -120,7 +122,8 @@ void produce(redisContext* c, const std::string& stream, const Workload& w, doub
     }
     const auto due = static_cast<uint64_t>(rate * t);
     if (due > sent) {
-      xaddRange(c, stream, w, (offset + sent) % w.size(), (offset + sent) % w.size() + (due - sent));
+      xaddRange(c, stream, w, (offset + sent) % w.size(),
+                (offset + sent) % w.size() + (due - sent));
       sent = due;
     }
     std::this_thread::sleep_until(start + std::chrono::microseconds(tick * 1000));
@@ -236,14 +239,14 @@ public:
     run(redis_.get(), {"XGROUP", "DESTROY", stream, group});
     const long long rows = count("SELECT count(*) FROM sync_events");
     if (rows != static_cast<long long>(entries)) {
-      throw std::runtime_error(fmt::format("{}: {} rows in sync_events, expected {}", name, rows,
-                                           entries));
+      throw std::runtime_error(
+          fmt::format("{}: {} rows in sync_events, expected {}", name, rows, entries));
     }
     return row;
   }
 
-  std::map<std::string, std::string> daemonEnv(const std::string& stream,
-                                               const std::string& group, bool projections) {
+  std::map<std::string, std::string> daemonEnv(const std::string& stream, const std::string& group,
+                                               bool projections) {
     const std::string on = projections ? "true" : "false";
     return {{"REDIS_URL", redis_url_},
             {"DATABASE_URL", pg_url_},
@@ -289,12 +292,12 @@ public:
             timePsql(fmt::format("\\copy bench_copy ({}) FROM '{}'\n", cols, file))};
     fresh();
     Row staged{"COPY to staging + INSERT ON CONFLICT", entries,
-               timePsql(fmt::format(
-                   "BEGIN;\nCREATE TEMP TABLE st ON COMMIT DROP AS SELECT {0} FROM bench_copy WITH NO DATA;\n"
-                   "\\copy st ({0}) FROM '{1}'\n"
-                   "INSERT INTO bench_copy ({0}) SELECT {0} FROM st "
-                   "ON CONFLICT (stream, entry_id) DO NOTHING;\nCOMMIT;\n",
-                   cols, file))};
+               timePsql(fmt::format("BEGIN;\nCREATE TEMP TABLE st ON COMMIT DROP AS SELECT {0} "
+                                    "FROM bench_copy WITH NO DATA;\n"
+                                    "\\copy st ({0}) FROM '{1}'\n"
+                                    "INSERT INTO bench_copy ({0}) SELECT {0} FROM st "
+                                    "ON CONFLICT (stream, entry_id) DO NOTHING;\nCOMMIT;\n",
+                                    cols, file))};
     pqxx::nontransaction tx(pg_);
     tx.exec("DROP TABLE bench_copy");
     std::remove(file.c_str());
@@ -401,8 +404,8 @@ int pipelineCommand(const std::string& redis_url, const std::string& pg_url,
   PipelineBench bench(redis_url, pg_url, auditq, psql);
   const Workload w(sessions, entries / sessions, 20261123);
   const std::string stream = fmt::format("bench-{}", nowMs());
-  std::cerr << fmt::format("preloading {} entries over {} sessions into {}...\n", entries,
-                           sessions, stream);
+  std::cerr << fmt::format("preloading {} entries over {} sessions into {}...\n", entries, sessions,
+                           stream);
   xaddRange(bench.redis(), stream, w, 0, entries);
   size_t state_bytes = 0;
   for (uint64_t i = 0; i < 100; ++i) {
@@ -414,8 +417,8 @@ int pipelineCommand(const std::string& redis_url, const std::string& pg_url,
   std::cerr << "raw COPY and staged COPY of the same rows...\n";
   auto [raw, staged] = bench.rawCopy(entries);
   std::cerr << "auditq, full effects...\n";
-  Row full = bench.runAuditq("auditq, full effects (events+sessions+participants)", stream,
-                             entries, true);
+  Row full =
+      bench.runAuditq("auditq, full effects (events+sessions+participants)", stream, entries, true);
   std::cerr << "per-event transactions on a sample...\n";
   Row per_event = bench.perEvent(w, sample);
   run(bench.redis(), {"DEL", stream});

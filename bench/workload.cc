@@ -62,13 +62,13 @@ Entry Workload::entry(uint64_t i, int64_t now_ms) const {
   const int64_t total = 300000;
   const int64_t created_ms = now_ms - 60000;
   const bool last = version == events_per_session_;
-  const char* type = version == 1 ? "session_created"
+  const char* type = version == 1   ? "session_created"
                      : version == 2 ? "session_started"
-                     : last ? (h % 4 == 0 ? "session_completed" : "cycle_switched")
-                     : (version % 5 == 0 ? "session_paused" : "cycle_switched");
-  const char* status = version == 1 ? "pending"
+                     : last         ? (h % 4 == 0 ? "session_completed" : "cycle_switched")
+                                    : (version % 5 == 0 ? "session_paused" : "cycle_switched");
+  const char* status = version == 1           ? "pending"
                        : (last && h % 4 == 0) ? "completed"
-                       : (version % 5 == 0 ? "paused" : "running");
+                                              : (version % 5 == 0 ? "paused" : "running");
   std::string parts;
   for (int p = 0; p < participants; ++p) {
     const int64_t used = static_cast<int64_t>(version) * 1000 + p * 137;

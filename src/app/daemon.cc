@@ -41,7 +41,9 @@ std::string defaultConsumerName() {
   return std::string(host) + "-" + std::to_string(getpid());
 }
 
-uint64_t seed() { return std::random_device{}() ^ static_cast<uint64_t>(getpid()); }
+uint64_t seed() {
+  return std::random_device{}() ^ static_cast<uint64_t>(getpid());
+}
 
 struct Counters {
   std::atomic<uint64_t> read{0};
@@ -139,7 +141,7 @@ private:
     if (!failing_.exchange(true)) {
       // One line when writing starts failing, one when it recovers: never one per retry.
       auto level = outcome.failure == pipeline::FailureClass::Transient ? spdlog::level::warn
-                                                                         : spdlog::level::err;
+                                                                        : spdlog::level::err;
       core::log::write(level, "postgres_write_failed",
                        {{"class", pipeline::failureClassName(outcome.failure)},
                         {"sqlstate", outcome.sqlstate},
@@ -176,7 +178,8 @@ public:
       : cfg_(cfg), config_path_(std::move(config_path)),
         consumer_name_(cfg.consumer.name.empty() ? defaultConsumerName() : cfg.consumer.name),
         signals_(io_, SIGINT, SIGTERM, SIGHUP), reconnect_timer_(io_), shutdown_timer_(io_),
-        stats_timer_(io_), linger_timer_(io_), reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
+        stats_timer_(io_), linger_timer_(io_),
+        reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
         decoder_(cfg.decode, cfg.projections),
         redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, seed()) {
     const size_t pool = static_cast<size_t>(cfg.batch.max_in_flight) + 1;
@@ -236,8 +239,7 @@ private:
       std::_Exit(kExitFailure);
     }
     stopping_ = true;
-    core::log::info("shutdown_requested",
-                    {{"signal", sig}, {"in_flight_batches", in_flight_}});
+    core::log::info("shutdown_requested", {{"signal", sig}, {"in_flight_batches", in_flight_}});
     shutdown_timer_.expires_after(milliseconds(cfg_.shutdown.timeout_ms));
     shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) {

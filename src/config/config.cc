@@ -48,7 +48,8 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.integer("connect_timeout_ms", c.postgres.connect_timeout_ms, 1000, kMaxTimeoutMs);
     r.string("application_name", c.postgres.application_name);
     if (c.postgres.application_name.find_first_not_of(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos) {
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+        std::string::npos) {
       r.fail("application_name", "may contain only letters, digits, '_', '.' and '-'");
     }
     r.integer("writers", c.postgres.writers, 1, 16);
@@ -176,8 +177,8 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin,
   try {
     readSections(root, c, env);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: {}", origin, e.mark.line + 1, e.mark.column + 1,
-                                  e.msg));
+    throw ConfigError(
+        fmt::format("{}:{}:{}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
   return c;
 }

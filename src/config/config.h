@@ -30,7 +30,6 @@ struct PostgresConfig {
   int64_t connect_timeout_ms = 5000;
   std::string application_name = "auditq";
   int64_t writers = 2; // parallel writer connections
-
 };
 
 struct ConsumerConfig {
@@ -43,13 +42,13 @@ struct ConsumerConfig {
 
 struct BatchConfig {
   int64_t max_entries = 1000;
-  int64_t max_bytes = 4 * 1024 * 1024;
+  int64_t max_bytes = int64_t{4} << 20;
   int64_t linger_ms = 5;
   int64_t max_in_flight = 4;
 };
 
 struct DecodeConfig {
-  int64_t max_entry_bytes = 1024 * 1024;
+  int64_t max_entry_bytes = int64_t{1} << 20;
   bool strict_types = false;
 };
 

@@ -37,11 +37,9 @@ std::string markOf(const std::string& origin, const YAML::Node& node) {
 
 } // namespace
 
-SectionReader::SectionReader(std::string section, const YAML::Node& node,
-                             const std::string& origin, const Environment& env,
-                             std::vector<EffectiveValue>& effective)
-    : section_(std::move(section)), node_(node), origin_(origin), env_(env),
-      effective_(effective) {
+SectionReader::SectionReader(std::string section, const YAML::Node& node, const std::string& origin,
+                             const Environment& env, std::vector<EffectiveValue>& effective)
+    : section_(std::move(section)), node_(node), origin_(origin), env_(env), effective_(effective) {
   if (node_ && !node_.IsNull() && !node_.IsMap()) {
     failing_where_ = markOf(origin_, node_);
     throw ConfigError(fmt::format("{}: {}: must be a mapping of keys", failing_where_, section_));
@@ -118,8 +116,9 @@ void SectionReader::size(std::string_view key, int64_t& value, int64_t min, int6
   if (raw.found) {
     std::string_view text = raw.text;
     int64_t unit = 1;
-    for (auto [suffix, factor] : {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
-                                  std::pair{"GiB", int64_t{1} << 30}}) {
+    for (auto [suffix, factor] :
+         {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
+          std::pair{"GiB", int64_t{1} << 30}}) {
       if (text.ends_with(suffix)) {
         text.remove_suffix(3);
         unit = factor;
@@ -129,8 +128,8 @@ void SectionReader::size(std::string_view key, int64_t& value, int64_t min, int6
     int64_t parsed = 0;
     if ((raw.from_file && !raw.node.IsScalar()) || !parseInt(text, parsed) ||
         parsed > INT64_MAX / unit) {
-      fail(key, fmt::format("must be a byte count, optionally with KiB/MiB/GiB, got '{}'",
-                            raw.text));
+      fail(key,
+           fmt::format("must be a byte count, optionally with KiB/MiB/GiB, got '{}'", raw.text));
     }
     value = parsed * unit;
   }

@@ -30,6 +30,8 @@ std::optional<EntryId> EntryId::parse(std::string_view text) {
   return id;
 }
 
-std::string EntryId::toString() const { return fmt::format("{}-{}", ms, seq); }
+std::string EntryId::toString() const {
+  return fmt::format("{}-{}", ms, seq);
+}
 
 } // namespace auditq::core

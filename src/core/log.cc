@@ -90,7 +90,9 @@ void setup(std::string_view level, Format format) {
   setLevel(level);
 }
 
-void setLevel(std::string_view level) { spdlog::set_level(parseLevel(level)); }
+void setLevel(std::string_view level) {
+  spdlog::set_level(parseLevel(level));
+}
 
 std::string render(std::string_view event, std::initializer_list<Field> fields) {
   fmt::memory_buffer out;

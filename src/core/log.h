@@ -25,8 +25,7 @@ struct Field {
   Field(std::string_view k, bool v) : key(k), value(v) {}
   Field(std::string_view k, double v) : key(k), value(v) {}
   template <typename I>
-    requires std::is_integral_v<I>
-  Field(std::string_view k, I v) : key(k) {
+  requires std::is_integral_v<I> Field(std::string_view k, I v) : key(k) {
     if constexpr (std::is_signed_v<I>) {
       value = static_cast<int64_t>(v);
     } else {

@@ -12,7 +12,7 @@ namespace auditq::pg {
 namespace {
 
 constexpr std::array<const char*, 13> kEventColumns = {
-    "session_id",      "event_type",   "participant_id", "group_id", "time_remaining_ms",
+    "session_id",      "event_type",   "participant_id", "group_id",       "time_remaining_ms",
     "time_elapsed_ms", "cycle_number", "\"timestamp\"",  "state_snapshot", "metadata",
     "stream",          "entry_id",     "version"};
 
@@ -101,21 +101,22 @@ ON CONFLICT (session_id, participant_id) DO UPDATE SET
 WHERE p.version IS NULL OR (EXCLUDED.version IS NOT NULL AND EXCLUDED.version > p.version))";
 
 constexpr std::array<const char*, 17> kSessionStageColumns = {
-    "session_id",   "sync_mode",          "time_per_cycle_ms", "increment_ms", "max_time_ms",
-    "created_at",   "started_at",         "completed_at",      "final_status", "total_cycles",
-    "total_participants", "last_updated_at", "status",          "version",      "last_event_at",
-    "snapshot_stream", "snapshot_entry_id"};
+    "session_id",       "sync_mode",    "time_per_cycle_ms",  "increment_ms",
+    "max_time_ms",      "created_at",   "started_at",         "completed_at",
+    "final_status",     "total_cycles", "total_participants", "last_updated_at",
+    "status",           "version",      "last_event_at",      "snapshot_stream",
+    "snapshot_entry_id"};
 constexpr std::array<const char*, 10> kParticipantStageColumns = {
-    "session_id",   "participant_id",       "total_time_ms", "group_id",       "total_cycles",
-    "total_time_active_ms", "added_at",     "first_active_at", "last_active_at", "version"};
-constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "deleted_at",
-                                                               "stream", "entry_id"};
+    "session_id",           "participant_id", "total_time_ms",   "group_id",       "total_cycles",
+    "total_time_active_ms", "added_at",       "first_active_at", "last_active_at", "version"};
+constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "deleted_at", "stream",
+                                                               "entry_id"};
 constexpr std::array<const char*, 6> kDeadLetterStageColumns = {
     "stream", "entry_id", "fields", "reason", "error", "delivery_count"};
 
 // libpq is handed about this much per call: big enough to amortise the call, small enough that
 // libpqxx's copy of each chunk stays cheap.
-constexpr size_t kChunkBytes = 256 * 1024;
+constexpr size_t kChunkBytes = size_t{256} << 10;
 
 // COPY `rows` (complete lines) into `table`. libpqxx 6.4 only accepts pre-encoded COPY lines
 // through tablewriter::write_raw_line (stream_to's is private), which appends the final newline
@@ -159,7 +160,9 @@ BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
 
 BatchWriter::~BatchWriter() = default;
 
-bool BatchWriter::connected() const { return impl_->conn && impl_->conn->impl().conn.is_open(); }
+bool BatchWriter::connected() const {
+  return impl_->conn && impl_->conn->impl().conn.is_open();
+}
 
 static void fail(WriteOutcome& outcome, const Error& e) {
   outcome.committed = false;

@@ -19,8 +19,8 @@ std::unique_ptr<Connection> Connection::open(const config::PostgresConfig& postg
     // libpq's message may quote the connection string; never let a password through.
     std::string message = e.what();
     std::string error;
-    if (auto url = config::parseUrl(postgres.url, error); url && url->has_password &&
-                                                          !url->password.empty()) {
+    if (auto url = config::parseUrl(postgres.url, error);
+        url && url->has_password && !url->password.empty()) {
       for (auto pos = message.find(url->password); pos != std::string::npos;
            pos = message.find(url->password)) {
         message.replace(pos, url->password.size(), "****");
@@ -29,8 +29,8 @@ std::unique_ptr<Connection> Connection::open(const config::PostgresConfig& postg
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
       message.pop_back();
     }
-    throw Error(fmt::format("cannot connect to PostgreSQL at {}: {}",
-                            config::maskUrl(postgres.url), message),
+    throw Error(fmt::format("cannot connect to PostgreSQL at {}: {}", config::maskUrl(postgres.url),
+                            message),
                 "");
   }
 }

@@ -28,7 +28,8 @@ struct Applied {
 
 // SHA-256 of the file text computed by the server, so the binary needs no crypto library.
 std::string checksumOf(pqxx::transaction_base& tx, std::string_view sql) {
-  return tx.exec_params1("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", std::string(sql))[0]
+  return tx
+      .exec_params1("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", std::string(sql))[0]
       .as<std::string>();
 }
 
@@ -185,6 +186,7 @@ std::vector<MigrationState> migrationStatus(Connection& conn,
       }
     }
     std::vector<MigrationState> out;
+    out.reserve(states.size());
     for (auto& [version, s] : states) {
       out.push_back(std::move(s));
     }

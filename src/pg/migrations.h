@@ -25,7 +25,7 @@ const std::vector<Migration>& embeddedMigrations();
 struct MigrationState {
   int version = 0;
   std::string name;
-  bool known = true;       // false: applied in the database but not in this binary
+  bool known = true; // false: applied in the database but not in this binary
   bool applied = false;
   bool checksum_ok = true; // the applied checksum matches this binary's file
   std::string applied_at;  // empty when pending

@@ -203,8 +203,8 @@ void Batch::offerProjection(std::string_view stream, std::string_view entry_id, 
     // Same rule as the database upsert: a versioned state beats an unversioned one, a higher
     // version beats a lower one, equal versions never overwrite; among unversioned, the later.
     const SessionSlot& current = slots_[slot_no];
-    const bool newer = event.version ? (!current.version || *event.version > *current.version)
-                                     : !current.version;
+    const bool newer =
+        event.version ? (!current.version || *event.version > *current.version) : !current.version;
     if (!newer) {
       return;
     }

@@ -12,7 +12,9 @@ namespace auditq::pipeline::copy {
 // Appends `value` escaped for a COPY text column.
 void appendEscaped(std::string& out, std::string_view value);
 
-inline void appendNull(std::string& out) { out.append("\\N"); }
+inline void appendNull(std::string& out) {
+  out.append("\\N");
+}
 
 inline void appendInt(std::string& out, int64_t v) {
   char buf[24];
@@ -30,7 +32,11 @@ void appendOptionalInt(std::string& out, const Opt& v) {
   }
 }
 
-inline void tab(std::string& out) { out.push_back('\t'); }
-inline void endRow(std::string& out) { out.push_back('\n'); }
+inline void tab(std::string& out) {
+  out.push_back('\t');
+}
+inline void endRow(std::string& out) {
+  out.push_back('\n');
+}
 
 } // namespace auditq::pipeline::copy

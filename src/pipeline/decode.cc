@@ -16,15 +16,15 @@ namespace {
 using core::ReasonCode;
 
 constexpr std::array<std::string_view, 13> kKnownTypes = {
-    "session_created",   "session_updated",   "session_started",   "cycle_switched",
-    "session_paused",    "session_resumed",   "session_completed", "session_cancelled",
-    "session_expired",   "session_deleted",   "participant_added", "participant_removed",
+    "session_created",    "session_updated", "session_started",   "cycle_switched",
+    "session_paused",     "session_resumed", "session_completed", "session_cancelled",
+    "session_expired",    "session_deleted", "participant_added", "participant_removed",
     "participant_expired"};
 
-constexpr std::array<std::string_view, 5> kSyncModes = {"per_participant", "per_cycle",
-                                                        "per_group", "global", "count_up"};
-constexpr std::array<std::string_view, 6> kStatuses = {"pending",   "running",   "paused",
-                                                       "expired",   "completed", "cancelled"};
+constexpr std::array<std::string_view, 5> kSyncModes = {"per_participant", "per_cycle", "per_group",
+                                                        "global", "count_up"};
+constexpr std::array<std::string_view, 6> kStatuses = {"pending", "running",   "paused",
+                                                       "expired", "completed", "cancelled"};
 
 template <size_t N>
 bool oneOf(const std::array<std::string_view, N>& set, std::string_view v) {
@@ -55,10 +55,17 @@ enum Field : int {
   kMetadata,
   kFieldCount
 };
-constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "type",           "session_id",        "ts",              "version",
-    "state",          "participant_id",    "group_id",        "time_remaining_ms",
-    "time_elapsed_ms", "cycle_number",     "metadata"};
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"type",
+                                                                   "session_id",
+                                                                   "ts",
+                                                                   "version",
+                                                                   "state",
+                                                                   "participant_id",
+                                                                   "group_id",
+                                                                   "time_remaining_ms",
+                                                                   "time_elapsed_ms",
+                                                                   "cycle_number",
+                                                                   "metadata"};
 
 bool validEventType(std::string_view t) {
   if (t.empty() || t.size() > 50 || t[0] < 'a' || t[0] > 'z') {
@@ -176,7 +183,9 @@ constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
 } // namespace
 
-bool isKnownEventType(std::string_view type) { return oneOf(kKnownTypes, type); }
+bool isKnownEventType(std::string_view type) {
+  return oneOf(kKnownTypes, type);
+}
 
 Decoder::Decoder(const config::DecodeConfig& decode, const config::ProjectionsConfig& projections)
     : decode_(decode), projections_(projections) {}
@@ -240,8 +249,8 @@ std::optional<DecodeError> Decoder::decode(std::span<const std::string_view> fie
     return error(ReasonCode::BadUuid, kSessionId, "not a UUID");
   }
   event.session_id_text = value[kSessionId];
-  for (auto [f, target] : {std::pair{kParticipantId, &event.participant_id},
-                           std::pair{kGroupId, &event.group_id}}) {
+  for (auto [f, target] :
+       {std::pair{kParticipantId, &event.participant_id}, std::pair{kGroupId, &event.group_id}}) {
     if (!value[f].empty()) {
       Uuid id;
       if (!parseUuid(value[f], id)) {

@@ -7,9 +7,9 @@
 namespace auditq::pipeline {
 
 enum class FailureClass {
-  Transient,      // passes by itself (connection, serialization, resources, shutdown): retry
-  RowRejected,    // the data itself is refused (SQLSTATE 22, 23): isolate and dead-letter
-  NeedsOperator,  // schema or permissions wrong (42, 28, ...): keep pending, retry slowly, alert
+  Transient,     // passes by itself (connection, serialization, resources, shutdown): retry
+  RowRejected,   // the data itself is refused (SQLSTATE 22, 23): isolate and dead-letter
+  NeedsOperator, // schema or permissions wrong (42, 28, ...): keep pending, retry slowly, alert
 };
 
 std::string_view failureClassName(FailureClass c);

@@ -4,7 +4,7 @@
 namespace auditq::pipeline {
 namespace {
 
-constexpr int64_t kMinEpochUs = -62135596800LL * 1000000;        // 0001-01-01T00:00:00Z
+constexpr int64_t kMinEpochUs = -62135596800LL * 1000000;          // 0001-01-01T00:00:00Z
 constexpr int64_t kMaxEpochUs = 253402300799LL * 1000000 + 999999; // 9999-12-31T23:59:59.999999Z
 
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
@@ -29,7 +29,9 @@ void civilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   y += m <= 2 ? 1 : 0;
 }
 
-bool isLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool isLeap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned daysInMonth(int64_t y, unsigned m) {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -136,7 +138,8 @@ bool parseRfc3339(std::string_view s, int64_t& epoch_us) {
     return false;
   }
   const int64_t days = daysFromCivil(year, month, day);
-  const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  const int64_t secs =
+      days * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 + second - offset_s;
   const int64_t us = secs * 1000000 + micros;
   if (us < kMinEpochUs || us > kMaxEpochUs) {
     return false;

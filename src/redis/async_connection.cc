@@ -177,7 +177,7 @@ void AsyncConnection::command(std::span<const std::string_view> args,
     boost::asio::post(io_, [h] { h(nullptr, "command not sent: connection closing"); });
     return; // `pending` is freed here: hiredis did not take it
   }
-  pending.release(); // owned by hiredis until onReply
+  (void)pending.release(); // owned by hiredis until onReply
 }
 
 void AsyncConnection::onReply(redisAsyncContext* ctx, void* reply, void* privdata) {
@@ -251,7 +251,9 @@ void AsyncConnection::addRead(void* data) {
   self->want_read_ = true;
   self->armRead();
 }
-void AsyncConnection::delRead(void* data) { static_cast<AsyncConnection*>(data)->want_read_ = false; }
+void AsyncConnection::delRead(void* data) {
+  static_cast<AsyncConnection*>(data)->want_read_ = false;
+}
 void AsyncConnection::addWrite(void* data) {
   auto* self = static_cast<AsyncConnection*>(data);
   self->want_write_ = true;

@@ -14,8 +14,8 @@ timeval toTimeval(int64_t ms) {
 
 BlockingClient BlockingClient::connect(const config::RedisConfig& redis) {
   Endpoint ep = endpointFrom(redis);
-  redisContext* raw = redisConnectWithTimeout(ep.host.c_str(), ep.port,
-                                              toTimeval(redis.connect_timeout_ms));
+  redisContext* raw =
+      redisConnectWithTimeout(ep.host.c_str(), ep.port, toTimeval(redis.connect_timeout_ms));
   if (raw == nullptr) {
     throw Error(fmt::format("cannot connect to Redis at {}: out of memory", ep.display));
   }
@@ -54,8 +54,8 @@ Reply BlockingClient::command(const std::vector<std::string_view>& args) {
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  void* reply = redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(),
-                                 lens.data());
+  void* reply =
+      redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data());
   if (reply == nullptr) {
     throw Error(fmt::format("Redis at {}: {}", endpoint_.display,
                             ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection lost"));

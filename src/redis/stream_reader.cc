@@ -70,41 +70,40 @@ void StreamReader::start(Done done) {
   });
 }
 
-void StreamReader::createGroups(size_t index, Done done) {
+void StreamReader::createGroups(size_t index, const Done& done) {
   if (index == consumer_.streams.size()) {
     done("");
     return;
   }
   const std::string& stream = consumer_.streams[index];
-  std::string_view args[] = {"XGROUP", "CREATE", stream, consumer_.group, consumer_.start_id,
-                             "MKSTREAM"};
-  control_->command(args, std::chrono::milliseconds(redis_.command_timeout_ms),
-                    [this, index, done](redisReply* reply, std::string_view error) {
-                      if (reply == nullptr) {
-                        done(error);
-                      } else if (reply->type == REDIS_REPLY_ERROR && !isError(reply, "BUSYGROUP")) {
-                        done(fmt::format("XGROUP CREATE {}: {}", consumer_.streams[index],
-                                         text(reply)));
-                      } else {
-                        if (reply->type != REDIS_REPLY_ERROR) {
-                          core::log::info("consumer_group_created",
-                                          {{"stream", consumer_.streams[index]},
-                                           {"group", consumer_.group},
-                                           {"start_id", consumer_.start_id}});
-                        }
-                        createGroups(index + 1, done);
-                      }
-                    });
+  std::string_view args[] = {"XGROUP",        "CREATE",           stream,
+                             consumer_.group, consumer_.start_id, "MKSTREAM"};
+  control_->command(
+      args, std::chrono::milliseconds(redis_.command_timeout_ms),
+      [this, index, done](redisReply* reply, std::string_view error) {
+        if (reply == nullptr) {
+          done(error);
+        } else if (reply->type == REDIS_REPLY_ERROR && !isError(reply, "BUSYGROUP")) {
+          done(fmt::format("XGROUP CREATE {}: {}", consumer_.streams[index], text(reply)));
+        } else {
+          if (reply->type != REDIS_REPLY_ERROR) {
+            core::log::info("consumer_group_created", {{"stream", consumer_.streams[index]},
+                                                       {"group", consumer_.group},
+                                                       {"start_id", consumer_.start_id}});
+          }
+          createGroups(index + 1, done);
+        }
+      });
 }
 
-void StreamReader::recreateGroup(std::string_view stream, std::function<void()> then) {
+void StreamReader::recreateGroup(std::string_view stream, const std::function<void()>& then) {
   ++groups_recreated_;
   core::log::error("consumer_group_missing",
                    {{"stream", stream},
                     {"group", consumer_.group},
                     {"action", "recreating; entries Redis lost with it cannot be read"}});
-  std::string_view args[] = {"XGROUP", "CREATE", stream, consumer_.group, consumer_.start_id,
-                             "MKSTREAM"};
+  std::string_view args[] = {"XGROUP",        "CREATE",           stream,
+                             consumer_.group, consumer_.start_id, "MKSTREAM"};
   control_->command(args, std::chrono::milliseconds(redis_.command_timeout_ms),
                     [then](redisReply*, std::string_view) { then(); });
 }
@@ -123,8 +122,8 @@ void StreamReader::read(size_t count, std::chrono::milliseconds block, EntryVisi
   arg_storage_.clear();
   arg_storage_.push_back(std::to_string(std::max<size_t>(1, count)));
   arg_storage_.push_back(std::to_string(std::max<int64_t>(1, block.count())));
-  args_.insert(args_.end(), {"XREADGROUP", "GROUP", consumer_.group, consumer_name_, "COUNT",
-                             arg_storage_[0]});
+  args_.insert(args_.end(),
+               {"XREADGROUP", "GROUP", consumer_.group, consumer_name_, "COUNT", arg_storage_[0]});
   const bool live = draining == consumer_.streams.size();
   if (live) {
     if (block.count() > 0) {
@@ -138,54 +137,54 @@ void StreamReader::read(size_t count, std::chrono::milliseconds block, EntryVisi
       args_.push_back(">");
     }
   } else {
-    args_.insert(args_.end(), {"STREAMS", consumer_.streams[draining],
-                               pending_cursor_[draining]});
+    args_.insert(args_.end(), {"STREAMS", consumer_.streams[draining], pending_cursor_[draining]});
   }
   const auto timeout = (live ? block : std::chrono::milliseconds(0)) +
                        std::chrono::milliseconds(redis_.command_timeout_ms);
-  reader_->command(
-      args_, timeout,
-      [this, draining, live, count, block, visit = std::move(visit),
-       done = std::move(done)](redisReply* reply, std::string_view error) mutable {
-        if (reply == nullptr) {
-          done(0, error);
-          return;
-        }
-        if (isError(reply, "NOGROUP") || isError(reply, "UNBLOCKED")) {
-          // Redis lost the group (flushed, the key deleted, or restarted without persistence):
-          // recreate it and read again; our pending list went with it.
-          const std::string stream = live ? std::string() : consumer_.streams[draining];
-          auto again = [this, count, block, visit, done]() mutable {
-            read(count, block, std::move(visit), std::move(done));
-          };
-          if (!live) {
-            pending_cursor_[draining].clear();
-            recreateGroup(stream, again);
-          } else {
-            // We do not know which stream answered NOGROUP: recreate all (BUSYGROUP is fine).
-            auto remaining = std::make_shared<size_t>(consumer_.streams.size());
-            for (const auto& s : consumer_.streams) {
-              recreateGroup(s, [remaining, again]() mutable {
-                if (--*remaining == 0) {
-                  again();
-                }
-              });
-            }
-          }
-          return;
-        }
-        if (reply->type == REDIS_REPLY_ERROR) {
-          done(0, fmt::format("XREADGROUP: {}", text(reply)));
-          return;
-        }
-        const size_t visited = parseReply(reply, visit);
-        if (!live) {
-          if (visited == 0) {
-            pending_cursor_[draining].clear(); // drained: this stream goes live
-          }
-        }
-        done(visited, {});
-      });
+  reader_->command(args_, timeout,
+                   [this, draining, live, count, block, visit = std::move(visit),
+                    done = std::move(done)](redisReply* reply, std::string_view error) mutable {
+                     if (reply == nullptr) {
+                       done(0, error);
+                       return;
+                     }
+                     if (isError(reply, "NOGROUP") || isError(reply, "UNBLOCKED")) {
+                       // Redis lost the group (flushed, the key deleted, or restarted without
+                       // persistence): recreate it and read again; our pending list went with it.
+                       const std::string stream =
+                           live ? std::string() : consumer_.streams[draining];
+                       auto again = [this, count, block, visit, done]() mutable {
+                         read(count, block, std::move(visit), std::move(done));
+                       };
+                       if (!live) {
+                         pending_cursor_[draining].clear();
+                         recreateGroup(stream, again);
+                       } else {
+                         // We do not know which stream answered NOGROUP: recreate all (BUSYGROUP is
+                         // fine).
+                         auto remaining = std::make_shared<size_t>(consumer_.streams.size());
+                         for (const auto& s : consumer_.streams) {
+                           recreateGroup(s, [remaining, again]() mutable {
+                             if (--*remaining == 0) {
+                               again();
+                             }
+                           });
+                         }
+                       }
+                       return;
+                     }
+                     if (reply->type == REDIS_REPLY_ERROR) {
+                       done(0, fmt::format("XREADGROUP: {}", text(reply)));
+                       return;
+                     }
+                     const size_t visited = parseReply(reply, visit);
+                     if (!live) {
+                       if (visited == 0) {
+                         pending_cursor_[draining].clear(); // drained: this stream goes live
+                       }
+                     }
+                     done(visited, {});
+                   });
 }
 
 size_t StreamReader::parseReply(redisReply* reply, const EntryVisitor& visit) {
@@ -257,19 +256,18 @@ void StreamReader::ack(std::span<const pipeline::StreamIds> ids, Done done) {
     for (size_t i = 0; i < s.size(); ++i) {
       args_.push_back(s.id(i));
     }
-    control_->command(args_, std::chrono::milliseconds(redis_.command_timeout_ms),
-                      [remaining, first_error, shared_done](redisReply* reply,
-                                                            std::string_view error) {
-                        if (reply == nullptr && first_error->empty()) {
-                          *first_error = error;
-                        } else if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
-                                   first_error->empty()) {
-                          *first_error = text(reply);
-                        }
-                        if (--*remaining == 0) {
-                          (*shared_done)(*first_error);
-                        }
-                      });
+    control_->command(
+        args_, std::chrono::milliseconds(redis_.command_timeout_ms),
+        [remaining, first_error, shared_done](redisReply* reply, std::string_view error) {
+          if (reply == nullptr && first_error->empty()) {
+            *first_error = error;
+          } else if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && first_error->empty()) {
+            *first_error = text(reply);
+          }
+          if (--*remaining == 0) {
+            (*shared_done)(*first_error);
+          }
+        });
   }
 }
 

@@ -57,8 +57,8 @@ public:
   uint64_t groupsRecreated() const { return groups_recreated_; }
 
 private:
-  void createGroups(size_t index, Done done);
-  void recreateGroup(std::string_view stream, std::function<void()> then);
+  void createGroups(size_t index, const Done& done);
+  void recreateGroup(std::string_view stream, const std::function<void()>& then);
   size_t parseReply(redisReply* reply, const EntryVisitor& visit);
 
   boost::asio::io_context& io_;
@@ -69,9 +69,9 @@ private:
   std::shared_ptr<AsyncConnection> control_;
   // Per stream: the cursor into our own pending list, or empty once drained (then ">").
   std::vector<std::string> pending_cursor_;
-  std::vector<std::string_view> fields_;    // reused for every entry
-  std::vector<std::string_view> args_;      // reused for every command
-  std::vector<std::string> arg_storage_;    // numbers rendered for args_
+  std::vector<std::string_view> fields_; // reused for every entry
+  std::vector<std::string_view> args_;   // reused for every command
+  std::vector<std::string> arg_storage_; // numbers rendered for args_
   uint64_t groups_recreated_ = 0;
 };
 

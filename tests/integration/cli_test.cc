@@ -75,9 +75,9 @@ TEST(Cli, CheckConfigConnectNamesUnreachableRedis) {
 }
 
 TEST(Cli, CheckConfigConnectNamesUnreachablePostgres) {
-  auto r = runAuditq({"check-config", "--connect"},
-                     {{"REDIS_URL", redisUrl()},
-                      {"DATABASE_URL", "postgresql://u:hunter4@127.0.0.1:1/db"}});
+  auto r = runAuditq(
+      {"check-config", "--connect"},
+      {{"REDIS_URL", redisUrl()}, {"DATABASE_URL", "postgresql://u:hunter4@127.0.0.1:1/db"}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.out, "postgres: UNREACHABLE")) << r.out;
   EXPECT_TRUE(contains(r.out, "redis: reachable")) << r.out;

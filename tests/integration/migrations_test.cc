@@ -187,9 +187,8 @@ TEST_F(Schema, HasTheSeedIndexesAndComments) {
   for (const char* index :
        {"idx_sync_sessions_created_at", "idx_sync_sessions_final_status",
         "idx_sync_sessions_sync_mode", "idx_sync_events_session_timestamp",
-        "idx_sync_events_event_type", "idx_sync_events_timestamp",
-        "idx_sync_events_participant_id", "idx_sync_participants_session_id",
-        "idx_sync_participants_group_id"}) {
+        "idx_sync_events_event_type", "idx_sync_events_timestamp", "idx_sync_events_participant_id",
+        "idx_sync_participants_session_id", "idx_sync_participants_group_id"}) {
     EXPECT_EQ(db_.scalar(std::string("SELECT to_regclass('") + index + "') IS NOT NULL"), "t")
         << index;
   }

@@ -32,14 +32,11 @@ void PipelineFixture::SetUp() {
 
 std::map<std::string, std::string>
 PipelineFixture::daemonEnv(const std::map<std::string, std::string>& extra) const {
-  std::map<std::string, std::string> env = {{"DATABASE_URL", db_.url()},
-                                            {"REDIS_URL", redisUrl()},
-                                            {"AUDITQ_CONSUMER_STREAMS", stream_},
-                                            {"AUDITQ_CONSUMER_GROUP", group_},
-                                            {"AUDITQ_CONSUMER_NAME", consumer_},
-                                            {"AUDITQ_CONSUMER_START_ID", "0"},
-                                            {"AUDITQ_CONSUMER_BLOCK_MS", "200"},
-                                            {"AUDITQ_RETRY_MAX_MS", "500"}};
+  std::map<std::string, std::string> env = {
+      {"DATABASE_URL", db_.url()},          {"REDIS_URL", redisUrl()},
+      {"AUDITQ_CONSUMER_STREAMS", stream_}, {"AUDITQ_CONSUMER_GROUP", group_},
+      {"AUDITQ_CONSUMER_NAME", consumer_},  {"AUDITQ_CONSUMER_START_ID", "0"},
+      {"AUDITQ_CONSUMER_BLOCK_MS", "200"},  {"AUDITQ_RETRY_MAX_MS", "500"}};
   for (const auto& [k, v] : extra) {
     env[k] = v;
   }
@@ -79,8 +76,11 @@ std::vector<std::string> PipelineFixture::entryWithState(const std::string& sess
       R"("created_at":"2024-05-01T09:00:00Z","updated_at":"2024-05-01T10:00:{:02}Z"}})",
       session, status, version, participant, version * 100, 300000 - version * 100, version,
       version % 60);
-  return {"type",    type,    "session_id", session, "ts", std::to_string(1714557600000 + version),
-          "version", std::to_string(version), "state", state};
+  return {"type",       type,
+          "session_id", session,
+          "ts",         std::to_string(1714557600000 + version),
+          "version",    std::to_string(version),
+          "state",      state};
 }
 
 long long PipelineFixture::pending(const std::string& stream) {

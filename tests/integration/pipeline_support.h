@@ -21,8 +21,8 @@ protected:
   void SetUp() override;
 
   // Environment for the daemon: this test's servers, stream, group and consumer name.
-  std::map<std::string, std::string> daemonEnv(
-      const std::map<std::string, std::string>& extra = {}) const;
+  std::map<std::string, std::string>
+  daemonEnv(const std::map<std::string, std::string>& extra = {}) const;
   std::unique_ptr<Subprocess> startDaemon(const std::map<std::string, std::string>& extra = {});
   // SIGTERM, then expect a clean exit.
   void stopDaemon(Subprocess& daemon);

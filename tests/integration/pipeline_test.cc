@@ -31,8 +31,7 @@ TEST_F(Pipeline, WritesEveryEntryWithItsSessionAndParticipants) {
   const std::string tomb = newUuid();
   xadd({"type", "session_deleted", "session_id", tomb, "ts", "2024-05-01T10:00:00Z"});
   auto daemon = startDaemon();
-  ASSERT_TRUE(waitFor([&] { return events() == 5 && pending() == 0; }))
-      << daemon->stderrText();
+  ASSERT_TRUE(waitFor([&] { return events() == 5 && pending() == 0; })) << daemon->stderrText();
   stopDaemon(*daemon);
 
   EXPECT_EQ(db_.scalar("SELECT version FROM sync_sessions WHERE session_id = '" + s1 + "'"), "3");
@@ -46,12 +45,14 @@ TEST_F(Pipeline, WritesEveryEntryWithItsSessionAndParticipants) {
   // The snapshot is the state as XADDed, JSON-equal.
   const auto fields = entryWithState(s1, 3);
   EXPECT_EQ(db_.scalar("SELECT state_snapshot = '" + fields.back() +
-                       "'::jsonb FROM sync_events WHERE session_id = '" + s1 +
-                       "' AND version = 3"),
+                       "'::jsonb FROM sync_events WHERE session_id = '" + s1 + "' AND version = 3"),
             "t");
   EXPECT_EQ(db_.scalar("SELECT snapshot_entry_id = (SELECT entry_id FROM sync_events WHERE "
-                       "session_id = '" + s1 + "' AND version = 3) FROM sync_sessions WHERE "
-                       "session_id = '" + s1 + "'"),
+                       "session_id = '" +
+                       s1 +
+                       "' AND version = 3) FROM sync_sessions WHERE "
+                       "session_id = '" +
+                       s1 + "'"),
             "t");
 }
 
@@ -85,8 +86,8 @@ TEST_F(Pipeline, RedeliveryAfterCommitWithoutAckWritesNothingTwice) {
   // Rewind the group and deliver everything to our consumer without acking: exactly the state
   // a crash between COMMIT and XACK leaves behind.
   redis_->command({"XGROUP", "SETID", stream_, group_, "0"});
-  redis_->command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "1000", "STREAMS", stream_,
-                   ">"});
+  redis_->command(
+      {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "1000", "STREAMS", stream_, ">"});
   ASSERT_EQ(pending(), 50);
   auto again = startDaemon();
   ASSERT_TRUE(waitFor([&] { return pending() == 0; })) << again->stderrText();

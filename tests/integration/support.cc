@@ -90,10 +90,18 @@ std::string tempPath(const std::string& suffix) {
 
 } // namespace
 
-std::string adminPgUrl() { return requiredEnv("AUDITQ_TEST_PG_URL"); }
-std::string redisUrl() { return requiredEnv("AUDITQ_TEST_REDIS_URL"); }
-std::string stackDir() { return requiredEnv("AUDITQ_STACK_DIR"); }
-std::string auditqBinary() { return AUDITQ_BINARY; }
+std::string adminPgUrl() {
+  return requiredEnv("AUDITQ_TEST_PG_URL");
+}
+std::string redisUrl() {
+  return requiredEnv("AUDITQ_TEST_REDIS_URL");
+}
+std::string stackDir() {
+  return requiredEnv("AUDITQ_STACK_DIR");
+}
+std::string auditqBinary() {
+  return AUDITQ_BINARY;
+}
 
 std::string uniqueName(const std::string& prefix) {
   static std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(getpid()));
@@ -195,8 +203,12 @@ int Subprocess::wait(std::chrono::milliseconds timeout) {
   return 128 + WTERMSIG(status_);
 }
 
-std::string Subprocess::stderrText() const { return readFile(err_path_); }
-std::string Subprocess::stdoutText() const { return readFile(out_path_); }
+std::string Subprocess::stderrText() const {
+  return readFile(err_path_);
+}
+std::string Subprocess::stdoutText() const {
+  return readFile(out_path_);
+}
 
 std::string writeTempFile(const std::string& text, const std::string& suffix) {
   const std::string path = tempPath(suffix);

@@ -53,9 +53,9 @@ projections:
 }
 
 TEST(Config, EnvironmentOverridesTheFile) {
-  Config c = parseConfig("batch:\n  max_entries: 500\n", "x",
-                         {{"AUDITQ_BATCH_MAX_ENTRIES", "42"},
-                          {"AUDITQ_CONSUMER_STREAMS", "s1, s2"}});
+  Config c =
+      parseConfig("batch:\n  max_entries: 500\n", "x",
+                  {{"AUDITQ_BATCH_MAX_ENTRIES", "42"}, {"AUDITQ_CONSUMER_STREAMS", "s1, s2"}});
   EXPECT_EQ(c.batch.max_entries, 42);
   EXPECT_EQ(c.consumer.streams, (std::vector<std::string>{"s1", "s2"}));
 }
@@ -71,9 +71,8 @@ TEST(Config, ApplicationUrlVariablesOverrideTheFileUrls) {
 }
 
 TEST(Config, AuditqVariableWinsOverTheApplicationVariable) {
-  Config c = parseConfig("", "x",
-                         {{"REDIS_URL", "redis://app:1/0"},
-                          {"AUDITQ_REDIS_URL", "redis://mine:2/0"}});
+  Config c = parseConfig(
+      "", "x", {{"REDIS_URL", "redis://app:1/0"}, {"AUDITQ_REDIS_URL", "redis://mine:2/0"}});
   EXPECT_EQ(c.redis.url, "redis://mine:2/0");
 }
 
@@ -104,7 +103,8 @@ TEST(Config, RejectsOutOfRangeNamingKeyLineAndRule) {
 }
 
 TEST(Config, RejectsUnknownKeyNamingIt) {
-  expectError("batch:\n  max_entrie: 5\n", {}, {"auditq.yaml:2:3", "batch.max_entrie", "unknown key"});
+  expectError("batch:\n  max_entrie: 5\n", {},
+              {"auditq.yaml:2:3", "batch.max_entrie", "unknown key"});
 }
 
 TEST(Config, RejectsUnknownSection) {

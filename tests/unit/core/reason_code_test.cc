@@ -18,7 +18,9 @@ TEST(ReasonCode, NamesAreDistinctSnakeCaseAndRoundTrip) {
   }
 }
 
-TEST(ReasonCode, UnknownNameHasNoCode) { EXPECT_FALSE(reasonFromName("nope").has_value()); }
+TEST(ReasonCode, UnknownNameHasNoCode) {
+  EXPECT_FALSE(reasonFromName("nope").has_value());
+}
 
 TEST(ReasonCode, StoredNamesNeverChange) {
   // These strings are stored in auditq_dead_letters and used in dashboards.

@@ -12,7 +12,9 @@ namespace {
 constexpr const char* kS1 = "11111111-1111-4111-8111-111111111111";
 constexpr const char* kS2 = "55555555-5555-4555-8555-555555555555";
 
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 std::vector<std::string> column(const std::string& rows, size_t index) {
   std::vector<std::string> out;
@@ -99,8 +101,7 @@ TEST_F(BatchTest, UnversionedStateNeverBeatsAVersionedOne) {
 TEST_F(BatchTest, CollectsTombstones) {
   add(kS1, 2, "1-0", "session_deleted");
   batch_.seal();
-  EXPECT_EQ(batch_.tombstoneRows(),
-            std::string(kS1) + "\t2024-05-01 10:00:01.000000+00\ts\t1-0\n");
+  EXPECT_EQ(batch_.tombstoneRows(), std::string(kS1) + "\t2024-05-01 10:00:01.000000+00\ts\t1-0\n");
 }
 
 TEST_F(BatchTest, SessionsProjectionOffRendersNoSessionRows) {
@@ -167,8 +168,9 @@ TEST_F(BatchTest, IsFullAtMaxEntries) {
 TEST_F(BatchTest, IsFullAtMaxBytes) {
   batch_cfg_.max_bytes = 1024;
   Batch small(batch_cfg_, projections_);
-  std::vector<std::string> f = {"type", "x", "session_id", kS1, "ts", "1", "metadata",
-                                "{\"pad\":\"" + std::string(1100, 'x') + "\"}"};
+  std::vector<std::string> f = {
+      "type", "x", "session_id", kS1,
+      "ts",   "1", "metadata",   "{\"pad\":\"" + std::string(1100, 'x') + "\"}"};
   std::vector<std::string_view> v(f.begin(), f.end());
   ASSERT_FALSE(decoder_.decode(v, event_, projection_));
   small.addEvent("s", "1-0", event_, projection_);

@@ -92,9 +92,9 @@ TEST_F(DecodeTest, AcceptsTheMinimalEntry) {
 
 TEST_F(DecodeTest, ReadsEveryOptionalField) {
   auto f = entry();
-  for (const char* kv : {"version", "12", "participant_id", kP1, "group_id", kG1,
-                         "time_remaining_ms", "-5", "time_elapsed_ms", "2147483647",
-                         "cycle_number", "3", "metadata", R"({"source":"api"})"}) {
+  for (const char* kv :
+       {"version", "12", "participant_id", kP1, "group_id", kG1, "time_remaining_ms", "-5",
+        "time_elapsed_ms", "2147483647", "cycle_number", "3", "metadata", R"({"source":"api"})"}) {
     f.push_back(kv);
   }
   ASSERT_FALSE(run(f));
@@ -149,8 +149,8 @@ TEST_F(DecodeTest, RejectsDuplicateField) {
 }
 
 TEST_F(DecodeTest, RejectsBadEventTypes) {
-  for (const char* bad : {"Session_created", "1abc", "session-created", "session created",
-                          "_x", "a234567890123456789012345678901234567890123456789012"}) {
+  for (const char* bad : {"Session_created", "1abc", "session-created", "session created", "_x",
+                          "a234567890123456789012345678901234567890123456789012"}) {
     expectReason(entry("type", bad), ReasonCode::BadEventType, "type");
   }
 }
@@ -222,9 +222,10 @@ TEST_F(DecodeTest, ProjectsTheSessionRowFromTheState) {
   ASSERT_FALSE(run(entry("state", state())));
   ASSERT_TRUE(projection_.present);
   EXPECT_EQ(event_.version, 7) << "falls back to the state's version";
-  EXPECT_EQ(projection_.session_columns,
-            "per_participant\t\\N\t0\t\\N\t2024-05-01 09:59:00.500000+00\t"
-            "2024-05-01 10:00:00.000000+00\t\\N\t\\N\t3\t1\t2024-05-01 10:00:01.000000+00\trunning");
+  EXPECT_EQ(
+      projection_.session_columns,
+      "per_participant\t\\N\t0\t\\N\t2024-05-01 09:59:00.500000+00\t"
+      "2024-05-01 10:00:00.000000+00\t\\N\t\\N\t3\t1\t2024-05-01 10:00:01.000000+00\trunning");
 }
 
 TEST_F(DecodeTest, ProjectsParticipantRows) {
