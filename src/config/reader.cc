@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "config/url.h"
+#include "core/text.h"
 
 namespace auditq::config {
 namespace {
@@ -17,14 +18,6 @@ std::string upper(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return out;
-}
-
-bool parseInt(std::string_view text, int64_t& out) {
-  if (text.empty()) {
-    return false;
-  }
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr == text.data() + text.size();
 }
 
 std::string markOf(const std::string& origin, const YAML::Node& node) {
@@ -100,7 +93,7 @@ void SectionReader::integer(std::string_view key, int64_t& value, int64_t min, i
   Raw raw = lookup(key);
   if (raw.found) {
     int64_t parsed = 0;
-    if ((raw.from_file && !raw.node.IsScalar()) || !parseInt(raw.text, parsed)) {
+    if ((raw.from_file && !raw.node.IsScalar()) || !core::parseInteger(raw.text, parsed)) {
       fail(key, fmt::format("must be an integer, got '{}'", raw.text));
     }
     value = parsed;
@@ -126,7 +119,7 @@ void SectionReader::size(std::string_view key, int64_t& value, int64_t min, int6
       }
     }
     int64_t parsed = 0;
-    if ((raw.from_file && !raw.node.IsScalar()) || !parseInt(text, parsed) ||
+    if ((raw.from_file && !raw.node.IsScalar()) || !core::parseInteger(text, parsed) ||
         parsed > INT64_MAX / unit) {
       fail(key,
            fmt::format("must be a byte count, optionally with KiB/MiB/GiB, got '{}'", raw.text));

@@ -1,25 +1,14 @@
 // URL parsing and masking for the Redis and PostgreSQL connection settings.
 #include "config/url.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 
 namespace auditq::config {
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool percentDecode(std::string_view in, std::string& out) {
   out.clear();
@@ -31,8 +20,8 @@ bool percentDecode(std::string_view in, std::string& out) {
     if (i + 2 >= in.size()) {
       return false;
     }
-    const int hi = hexValue(in[i + 1]);
-    const int lo = hexValue(in[i + 2]);
+    const int hi = core::hexDigit(in[i + 1]);
+    const int lo = core::hexDigit(in[i + 2]);
     if (hi < 0 || lo < 0) {
       return false;
     }

@@ -98,17 +98,29 @@ void verifyChecksums(pqxx::connection& conn, const std::vector<Migration>& migra
 
 } // namespace
 
+namespace {
+
+// Under the lock: the history table exists, and every applied migration this binary knows
+// still has the checksum it was applied with.
+std::map<int, Applied> appliedAndVerified(pqxx::connection& c,
+                                          const std::vector<Migration>& migrations) {
+  ensureHistory(c);
+  std::map<int, Applied> applied;
+  {
+    pqxx::read_transaction tx(c);
+    applied = readApplied(tx);
+  }
+  verifyChecksums(c, migrations, applied);
+  return applied;
+}
+
+} // namespace
+
 MigrationRun migrateUp(Connection& conn, const std::vector<Migration>& migrations) {
   return mapErrors([&] {
     auto& c = conn.impl().conn;
     MigrationLock lock(c);
-    ensureHistory(c);
-    std::map<int, Applied> applied;
-    {
-      pqxx::read_transaction tx(c);
-      applied = readApplied(tx);
-    }
-    verifyChecksums(c, migrations, applied);
+    const std::map<int, Applied> applied = appliedAndVerified(c, migrations);
     MigrationRun run;
     for (const auto& m : migrations) {
       if (applied.count(m.version) != 0) {
@@ -131,13 +143,7 @@ MigrationRun migrateDown(Connection& conn, const std::vector<Migration>& migrati
   return mapErrors([&] {
     auto& c = conn.impl().conn;
     MigrationLock lock(c);
-    ensureHistory(c);
-    std::map<int, Applied> applied;
-    {
-      pqxx::read_transaction tx(c);
-      applied = readApplied(tx);
-    }
-    verifyChecksums(c, migrations, applied);
+    const std::map<int, Applied> applied = appliedAndVerified(c, migrations);
     MigrationRun run;
     for (auto it = applied.rbegin(); it != applied.rend() && count > 0; ++it, --count) {
       auto m = std::find_if(migrations.begin(), migrations.end(),

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/text.h"
 #include "pipeline/copy_text.h"
 #include "pipeline/timestamp.h"
 
@@ -77,14 +78,6 @@ bool validEventType(std::string_view t) {
     }
   }
   return true;
-}
-
-bool parseInt64(std::string_view s, int64_t& out) {
-  if (s.empty()) {
-    return false;
-  }
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
 }
 
 // PostgreSQL's jsonb refuses the \u0000 escape (it cannot store NUL in text); catch it here so
@@ -265,7 +258,7 @@ std::optional<DecodeError> Decoder::decode(std::span<const std::string_view> fie
   }
   if (!value[kVersion].empty()) {
     int64_t v = 0;
-    if (!parseInt64(value[kVersion], v)) {
+    if (!core::parseInteger(value[kVersion], v)) {
       return error(ReasonCode::BadType, kVersion, "not an integer");
     }
     if (v < 0) {
@@ -280,7 +273,7 @@ std::optional<DecodeError> Decoder::decode(std::span<const std::string_view> fie
       continue;
     }
     int64_t v = 0;
-    if (!parseInt64(value[f], v)) {
+    if (!core::parseInteger(value[f], v)) {
       return error(ReasonCode::BadType, f, "not an integer");
     }
     if (v < kInt32Min || v > kInt32Max) {

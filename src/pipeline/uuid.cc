@@ -1,24 +1,9 @@
 // UUID parsing and printing.
 #include "pipeline/uuid.h"
 
+#include "core/text.h"
+
 namespace auditq::pipeline {
-namespace {
-
-inline int hexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-} // namespace
-
 bool parseUuid(std::string_view text, Uuid& out) {
   if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
       text[23] != '-') {
@@ -30,7 +15,7 @@ bool parseUuid(std::string_view text, Uuid& out) {
     if (i == 8 || i == 13 || i == 18 || i == 23) {
       continue;
     }
-    const int d = hexDigit(text[i]);
+    const int d = core::hexDigit(text[i]);
     if (d < 0) {
       return false;
     }
