@@ -87,8 +87,8 @@ Entry Workload::entry(uint64_t i, int64_t now_ms) const {
       R"("session_completed_at":{},"created_at":"{}","updated_at":"{}"}})",
       sessionId(s), kModes[h % 5], status, version, parts, participantId(s, active),
       total * participants, iso(now_ms), iso(created_ms + 1000),
-      std::string(status) == "completed" ? "\"" + iso(now_ms) + "\"" : "null", iso(created_ms),
-      iso(now_ms));
+      std::string(status) == "completed" ? fmt::format("\"{}\"", iso(now_ms)) : "null",
+      iso(created_ms), iso(now_ms));
   Entry e;
   e.fields = {"type",
               type,

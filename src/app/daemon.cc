@@ -202,6 +202,12 @@ public:
     scheduleStats();
     connectRedis();
     io_.run();
+    if (exit_code_ != kExitOk) {
+      // The shutdown timed out: a writer may be stuck in a PostgreSQL call that would block
+      // the join. Leave now; what was not committed stays pending in Redis.
+      logStats("auditq_stopped");
+      std::_Exit(exit_code_);
+    }
     writer_.reset();
     logStats("auditq_stopped");
     return exit_code_;

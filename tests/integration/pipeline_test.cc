@@ -213,5 +213,29 @@ TEST_F(Pipeline, WaitsForAnUnmigratedDatabaseWithoutLosingEntries) {
   EXPECT_NE(daemon->stderrText().find("needs_operator"), std::string::npos);
 }
 
+TEST_F(Pipeline, ShutdownTimeoutExitsOneAndLeavesUncommittedEntriesPending) {
+  ScratchDatabase empty; // not migrated: the batch can never commit
+  xadd(entryWithState(newUuid(), 1));
+  auto daemon = startDaemon({{"DATABASE_URL", empty.url()}, {"AUDITQ_SHUTDOWN_TIMEOUT_MS", "500"}});
+  ASSERT_TRUE(waitFor([&] { return pending() == 1; })) << daemon->stderrText();
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(10s), 1) << daemon->stderrText();
+  EXPECT_NE(daemon->stderrText().find("shutdown_timeout"), std::string::npos);
+  EXPECT_EQ(pending(), 1) << "an uncommitted entry must never be acknowledged";
+}
+
+TEST_F(Pipeline, SecondSignalExitsAtOnce) {
+  ScratchDatabase empty;
+  xadd(entryWithState(newUuid(), 1));
+  auto daemon = startDaemon({{"DATABASE_URL", empty.url()}});
+  ASSERT_TRUE(waitFor([&] { return pending() == 1; })) << daemon->stderrText();
+  daemon->signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(daemon->running()) << "the first signal waits for the batch in flight";
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(5s), 1) << daemon->stderrText();
+  EXPECT_EQ(pending(), 1);
+}
+
 } // namespace
 } // namespace auditq::test
