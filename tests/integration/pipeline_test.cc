@@ -2,6 +2,7 @@
 // never regress, lost groups come back, and a graceful stop loses nothing.
 #include <signal.h>
 
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -222,6 +223,31 @@ TEST_F(Pipeline, ShutdownTimeoutExitsOneAndLeavesUncommittedEntriesPending) {
   EXPECT_EQ(daemon->wait(10s), 1) << daemon->stderrText();
   EXPECT_NE(daemon->stderrText().find("shutdown_timeout"), std::string::npos);
   EXPECT_EQ(pending(), 1) << "an uncommitted entry must never be acknowledged";
+}
+
+TEST_F(Pipeline, SighupAppliesAValidFileAndRefusesAnInvalidOne) {
+  const std::string path = writeTempFile("log:\n  level: info\n");
+  auto daemon = startDaemon({{"AUDITQ_CONFIG", path}});
+  ASSERT_TRUE(waitFor([&] {
+    return daemon->stderrText().find("redis_connected") != std::string::npos;
+  })) << daemon->stderrText();
+  std::ofstream(path) << "log:\n  level: loud\n";
+  daemon->signal(SIGHUP);
+  ASSERT_TRUE(waitFor([&] {
+    return daemon->stderrText().find("config_reload_refused") != std::string::npos;
+  })) << daemon->stderrText();
+  EXPECT_TRUE(daemon->running());
+  std::ofstream(path) << "log:\n  level: debug\n";
+  daemon->signal(SIGHUP);
+  ASSERT_TRUE(waitFor([&] {
+    return daemon->stderrText().find("config_reloaded log_level=debug") != std::string::npos;
+  })) << daemon->stderrText();
+  xadd(entryWithState(newUuid(), 1));
+  // debug is now on: the batch is logged
+  ASSERT_TRUE(waitFor([&] {
+    return daemon->stderrText().find("batch_committed") != std::string::npos;
+  })) << daemon->stderrText();
+  stopDaemon(*daemon);
 }
 
 TEST_F(Pipeline, SecondSignalExitsAtOnce) {
