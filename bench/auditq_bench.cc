@@ -112,7 +112,7 @@ void xaddRange(redisContext* c, const std::string& stream, const Workload& w, ui
 // Produces at `rate` entries/s in 1 ms ticks for `seconds` (forever when < 0): close to many
 // application instances XADDing independently, rather than bursts.
 void produce(redisContext* c, const std::string& stream, const Workload& w, double rate,
-             double seconds, uint64_t offset = 0) {
+             double seconds) {
   const auto start = Clock::now();
   uint64_t sent = 0;
   for (uint64_t tick = 1;; ++tick) {
@@ -122,8 +122,7 @@ void produce(redisContext* c, const std::string& stream, const Workload& w, doub
     }
     const auto due = static_cast<uint64_t>(rate * t);
     if (due > sent) {
-      xaddRange(c, stream, w, (offset + sent) % w.size(),
-                (offset + sent) % w.size() + (due - sent));
+      xaddRange(c, stream, w, sent % w.size(), sent % w.size() + (due - sent));
       sent = due;
     }
     std::this_thread::sleep_until(start + std::chrono::microseconds(tick * 1000));

@@ -388,11 +388,6 @@ private:
     counters_.read++;
     if (auto error = decoder_.decode(e.fields, event_, projection_)) {
       current_->addDeadLetter(e.stream, e.id, e.fields, *error, 1);
-      if (first_bad_reason_.empty()) {
-        first_bad_reason_ = core::reasonName(error->reason);
-        first_bad_stream_ = e.stream;
-        first_bad_id_ = e.id;
-      }
       return;
     }
     current_->addEvent(e.stream, e.id, event_, projection_);
@@ -438,11 +433,11 @@ private:
     }
     if (batch->deadLetters() > 0) {
       // One line per batch with bad entries, never one per entry.
+      const auto& first = batch->firstDeadLetter();
       core::log::warn("entries_dead_lettered", {{"count", batch->deadLetters()},
-                                                {"first_reason", first_bad_reason_},
-                                                {"first_stream", first_bad_stream_},
-                                                {"first_id", first_bad_id_}});
-      first_bad_reason_.clear();
+                                                {"first_reason", core::reasonName(first.reason)},
+                                                {"first_stream", first.stream},
+                                                {"first_id", first.entry_id}});
     }
     reader_.ack(batch->acks(), [this, batch](std::string_view error) {
       if (!error.empty()) {
@@ -540,9 +535,6 @@ private:
   bool redis_failing_ = false;
   bool finished_ = false;
   int exit_code_ = kExitOk;
-  std::string first_bad_reason_;
-  std::string first_bad_stream_;
-  std::string first_bad_id_;
   std::optional<WriterPool> writer_; // last: destroyed (joined) first
 };
 

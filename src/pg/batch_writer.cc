@@ -207,7 +207,6 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
     } else {
       copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
       const auto inserted = tx.exec_prepared0("auditq_insert_staged_events").affected_rows();
-      outcome.staged_path = true;
       outcome.duplicates = batch.events() - inserted;
     }
   }

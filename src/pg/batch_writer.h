@@ -20,7 +20,6 @@ struct WriteOutcome {
   std::string message;
   // Some events were already in sync_events (a redelivery): the staged path skipped them.
   size_t duplicates = 0;
-  bool staged_path = false;
   // Wall-clock time (epoch microseconds) at which COMMIT returned.
   int64_t committed_at_us = 0;
 };

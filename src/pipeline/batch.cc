@@ -246,6 +246,11 @@ void Batch::addDeadLetter(std::string_view stream, std::string_view entry_id,
   copy::tab(r);
   copy::appendInt(r, delivery_count);
   copy::endRow(r);
+  if (dead_letters_ == 0) {
+    first_dead_letter_.reason = error.reason;
+    first_dead_letter_.stream.assign(stream);
+    first_dead_letter_.entry_id.assign(entry_id);
+  }
   idsFor(stream).add(entry_id);
   ++entries_;
   ++dead_letters_;

@@ -71,6 +71,14 @@ public:
   size_t deadLetters() const { return dead_letters_; }
   size_t bytes() const { return event_rows_.size() + dead_letter_rows_.size(); }
 
+  // The batch's first dead letter, for the one log line per batch (valid when deadLetters()).
+  struct DeadLetterSample {
+    core::ReasonCode reason = core::ReasonCode::MissingField;
+    std::string stream;
+    std::string entry_id;
+  };
+  const DeadLetterSample& firstDeadLetter() const { return first_dead_letter_; }
+
   // COPY text, one line per row (see pg/batch_writer.cc for the column lists).
   const std::string& eventRows() const { return event_rows_; }
   const std::string& deadLetterRows() const { return dead_letter_rows_; }
@@ -103,6 +111,7 @@ private:
   size_t entries_ = 0;
   size_t events_ = 0;
   size_t dead_letters_ = 0;
+  DeadLetterSample first_dead_letter_;
   std::string event_rows_;
   std::string dead_letter_rows_;
   std::string tombstone_rows_;

@@ -139,6 +139,19 @@ TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
   EXPECT_EQ(batch_.acks()[0].id(0), "9-0");
 }
 
+TEST_F(BatchTest, RemembersItsFirstDeadLetterForTheLogLine) {
+  std::vector<std::string_view> fields = {"type", "x"};
+  batch_.addDeadLetter("s", "9-0", fields, DecodeError{core::ReasonCode::MissingField, "ts", ""},
+                       1);
+  batch_.addDeadLetter("s", "9-1", fields, DecodeError{core::ReasonCode::BadUuid, "", ""}, 1);
+  EXPECT_EQ(batch_.firstDeadLetter().reason, core::ReasonCode::MissingField);
+  EXPECT_EQ(batch_.firstDeadLetter().entry_id, "9-0");
+  batch_.clear();
+  batch_.addDeadLetter("t", "10-0", fields, DecodeError{core::ReasonCode::BadJson, "", ""}, 1);
+  EXPECT_EQ(batch_.firstDeadLetter().reason, core::ReasonCode::BadJson);
+  EXPECT_EQ(batch_.firstDeadLetter().stream, "t");
+}
+
 TEST(FieldsJson, EncodesBytesThatAreNotUtf8AsBase64) {
   std::string out;
   std::vector<std::string_view> fields = {"state", std::string_view("\xff\x00\x01", 3)};
