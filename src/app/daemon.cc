@@ -9,22 +9,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
-#include <deque>
-#include <mutex>
 #include <random>
-#include <thread>
 
 #include "app/cli.h"
+#include "app/writer_pool.h"
 #include "core/build_info.h"
 #include "core/entry_id.h"
 #include "core/latency_histogram.h"
 #include "core/log.h"
-#include "pg/batch_writer.h"
 #include "pipeline/backoff.h"
 #include "pipeline/batch.h"
-#include "pipeline/decode.h"
+#include "pipeline/intake.h"
 #include "redis/stream_reader.h"
 
 namespace auditq::app {
@@ -51,125 +47,7 @@ struct Counters {
   std::atomic<uint64_t> dead_lettered{0};
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> write_retries{0};
-};
-
-// The PostgreSQL writers: postgres.writers threads, each with its own connection, taking
-// sealed batches from one queue. Each batch is retried until it commits (or the daemon gives up
-// at shutdown) and handed back on the io_context. Batches may commit out of order: the
-// version guards make the projections order-independent, and acks are per batch.
-class WriterPool {
-public:
-  using Committed = std::function<void(pipeline::Batch*, const pg::WriteOutcome&)>;
-  using Abandoned = std::function<void(pipeline::Batch*)>;
-
-  WriterPool(const config::Config& cfg, boost::asio::io_context& io, Counters& counters,
-             Committed committed, Abandoned abandoned)
-      : cfg_(cfg), io_(io), counters_(counters), committed_(std::move(committed)),
-        abandoned_(std::move(abandoned)) {
-    for (int64_t i = 0; i < cfg.postgres.writers; ++i) {
-      threads_.emplace_back([this] { loop(); });
-    }
-  }
-
-  ~WriterPool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) {
-      t.join();
-    }
-  }
-
-  void submit(pipeline::Batch* batch) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(batch);
-    }
-    cv_.notify_one();
-  }
-
-  // Stop retrying: batches not yet committed are handed back as abandoned.
-  void abandon() {
-    {
-      std::lock_guard lock(mu_);
-      abandon_ = true;
-    }
-    cv_.notify_all();
-  }
-
-private:
-  void loop() {
-    pg::BatchWriter writer(cfg_.postgres, cfg_.projections);
-    pipeline::Backoff backoff(cfg_.retry.initial_ms, cfg_.retry.max_ms, seed());
-    for (;;) {
-      pipeline::Batch* batch = nullptr;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || abandon_ || !queue_.empty(); });
-        if (queue_.empty()) {
-          return;
-        }
-        batch = queue_.front();
-        queue_.pop_front();
-      }
-      while (!attempt(writer, backoff, batch)) {
-      }
-    }
-  }
-
-  // One write; false when it should be retried after the backoff delay.
-  bool attempt(pg::BatchWriter& writer, pipeline::Backoff& backoff, pipeline::Batch* batch) {
-    const auto start = Clock::now();
-    pg::WriteOutcome outcome = writer.write(*batch);
-    if (outcome.committed) {
-      if (failing_.exchange(false)) {
-        core::log::info("postgres_write_recovered", {{"attempts", backoff.attempts() + 1}});
-      }
-      backoff.reset();
-      const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      core::log::debug("batch_committed", {{"entries", batch->entries()},
-                                           {"dead_letters", batch->deadLetters()},
-                                           {"duplicates", outcome.duplicates},
-                                           {"ms", ms}});
-      boost::asio::post(io_, [this, batch, outcome] { committed_(batch, outcome); });
-      return true;
-    }
-    counters_.write_retries++;
-    if (!failing_.exchange(true)) {
-      // One line when writing starts failing, one when it recovers: never one per retry.
-      auto level = outcome.failure == pipeline::FailureClass::Transient ? spdlog::level::warn
-                                                                        : spdlog::level::err;
-      core::log::write(level, "postgres_write_failed",
-                       {{"class", pipeline::failureClassName(outcome.failure)},
-                        {"sqlstate", outcome.sqlstate},
-                        {"error", outcome.message},
-                        {"action", "entries stay pending; retrying with backoff"}});
-    }
-    std::unique_lock lock(mu_);
-    const milliseconds delay(backoff.nextMs());
-    if (cv_.wait_for(lock, delay, [&] { return abandon_ || stop_; })) {
-      lock.unlock();
-      boost::asio::post(io_, [this, batch] { abandoned_(batch); });
-      return true;
-    }
-    return false;
-  }
-
-  const config::Config& cfg_;
-  boost::asio::io_context& io_;
-  Counters& counters_;
-  Committed committed_;
-  Abandoned abandoned_;
-  std::atomic<bool> failing_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<pipeline::Batch*> queue_;
-  bool stop_ = false;
-  bool abandon_ = false;
-  std::vector<std::thread> threads_; // last: started after everything they use exists
+  std::atomic<uint64_t> consumers_deleted{0};
 };
 
 class Daemon {
@@ -178,9 +56,9 @@ public:
       : cfg_(cfg), config_path_(std::move(config_path)),
         consumer_name_(cfg.consumer.name.empty() ? defaultConsumerName() : cfg.consumer.name),
         signals_(io_, SIGINT, SIGTERM, SIGHUP), reconnect_timer_(io_), shutdown_timer_(io_),
-        stats_timer_(io_), linger_timer_(io_),
+        stats_timer_(io_), linger_timer_(io_), claim_timer_(io_),
         reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
-        decoder_(cfg.decode, cfg.projections),
+        intake_(cfg.decode, cfg.projections, cfg.dead_letter), limits_(cfg.batch),
         redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, seed()) {
     const size_t pool = static_cast<size_t>(cfg.batch.max_in_flight) + 1;
     for (size_t i = 0; i < pool; ++i) {
@@ -195,11 +73,11 @@ public:
                                         {"group", cfg_.consumer.group},
                                         {"streams", cfg_.consumer.streams.size()}});
     writer_.emplace(
-        cfg_, io_, counters_,
-        [this](pipeline::Batch* b, const pg::WriteOutcome& o) { onCommitted(b, o); },
-        [this](pipeline::Batch* b) { onAbandoned(b); });
+        cfg_, io_, [this](pipeline::Batch* b, const WriteReport& r) { onCommitted(b, r); },
+        [this](pipeline::Batch* b) { onAbandoned(b); }, [this] { giveUp(); });
     waitForSignal();
     scheduleStats();
+    scheduleClaim();
     connectRedis();
     io_.run();
     if (exit_code_ != kExitOk) {
@@ -208,8 +86,8 @@ public:
       logStats("auditq_stopped");
       std::_Exit(exit_code_);
     }
-    writer_.reset();
     logStats("auditq_stopped");
+    writer_.reset();
     return exit_code_;
   }
 
@@ -228,14 +106,44 @@ private:
     });
   }
 
+  // SIGHUP: what can change without a restart is applied (log level, batch sizes and linger,
+  // for batches started from now on); the rest is reported as needing a restart. An invalid
+  // file is refused as a whole and the running configuration kept.
   void reload() {
     try {
       auto fresh = config::loadConfig(config_path_, config::processEnvironment());
       core::log::setLevel(fresh.log.level);
-      core::log::info("config_reloaded", {{"log_level", fresh.log.level}});
+      limits_.max_entries = fresh.batch.max_entries;
+      limits_.max_bytes = fresh.batch.max_bytes;
+      limits_.linger_ms = fresh.batch.linger_ms;
+      std::string restart;
+      for (const auto& v : fresh.effective) {
+        if (!isReloadable(v.key) && valueOf(cfg_, v.key) != v.value) {
+          restart += restart.empty() ? v.key : "," + v.key;
+        }
+      }
+      core::log::info("config_reloaded", {{"log_level", fresh.log.level},
+                                          {"batch_max_entries", limits_.max_entries},
+                                          {"batch_max_bytes", limits_.max_bytes},
+                                          {"batch_linger_ms", limits_.linger_ms},
+                                          {"changed_need_restart", restart}});
     } catch (const config::ConfigError& e) {
       core::log::error("config_reload_refused", {{"error", e.what()}, {"action", "kept old"}});
     }
+  }
+
+  static bool isReloadable(std::string_view key) {
+    return key == "log.level" || key == "batch.max_entries" || key == "batch.max_bytes" ||
+           key == "batch.linger_ms";
+  }
+
+  static std::string valueOf(const config::Config& c, std::string_view key) {
+    for (const auto& v : c.effective) {
+      if (v.key == key) {
+        return v.value;
+      }
+    }
+    return {};
   }
 
   void onStopSignal(int sig) {
@@ -291,7 +199,16 @@ private:
       readMore(); // finishes the shutdown with what we have; acks still go out
       return;
     }
+    if (redis_failing_ && cfg_.retry.max_elapsed_ms > 0 &&
+        Clock::now() - redis_failing_since_ >= milliseconds(cfg_.retry.max_elapsed_ms)) {
+      core::log::error("redis_retry_exhausted",
+                       {{"max_elapsed_ms", cfg_.retry.max_elapsed_ms},
+                        {"action", "exiting; uncommitted entries stay pending in Redis"}});
+      giveUp();
+      return;
+    }
     if (!redis_failing_) {
+      redis_failing_since_ = Clock::now();
       core::log::warn("redis_unavailable",
                       {{"redis", endpointDisplay()},
                        {"error", error},
@@ -331,6 +248,7 @@ private:
       }
       current_ = free_.back();
       free_.pop_back();
+      current_->setLimits(limits_.max_entries, limits_.max_bytes);
     }
     milliseconds block(cfg_.consumer.block_ms);
     if (!current_->empty()) {
@@ -339,7 +257,7 @@ private:
         readMore();
         return;
       }
-      const auto deadline = first_entry_at_ + milliseconds(cfg_.batch.linger_ms);
+      const auto deadline = first_entry_at_ + milliseconds(limits_.linger_ms);
       if (Clock::now() < deadline) {
         // Linger on a local timer, then collect what arrived with one non-blocking read.
         // (Redis serves short BLOCK timeouts only at its event-loop tick, up to 100 ms late.)
@@ -363,7 +281,7 @@ private:
 
   void read(milliseconds block) {
     const size_t streams = cfg_.consumer.streams.size();
-    const size_t room = static_cast<size_t>(cfg_.batch.max_entries) - current_->entries();
+    const size_t room = static_cast<size_t>(limits_.max_entries) - current_->entries();
     const size_t count = (std::max<size_t>(room, 1) + streams - 1) / streams;
     reading_ = true;
     reader_.read(
@@ -386,11 +304,7 @@ private:
       first_entry_at_ = Clock::now();
     }
     counters_.read++;
-    if (auto error = decoder_.decode(e.fields, event_, projection_)) {
-      current_->addDeadLetter(e.stream, e.id, e.fields, *error, 1);
-      return;
-    }
-    current_->addEvent(e.stream, e.id, event_, projection_);
+    intake_.add(*current_, pipeline::RawEntry{e.stream, e.id, e.fields, e.deliveries});
   }
 
   // A full batch always goes. A lingering one goes once its linger is over and a writer is
@@ -404,7 +318,7 @@ private:
       return true;
     }
     return at_writers_ < static_cast<size_t>(cfg_.postgres.writers) &&
-           Clock::now() >= first_entry_at_ + milliseconds(cfg_.batch.linger_ms);
+           Clock::now() >= first_entry_at_ + milliseconds(limits_.linger_ms);
   }
 
   void submit() {
@@ -415,19 +329,19 @@ private:
     ++at_writers_;
   }
 
-  void onCommitted(pipeline::Batch* batch, const pg::WriteOutcome& outcome) {
+  void onCommitted(pipeline::Batch* batch, const WriteReport& report) {
     --at_writers_;
     waiting_for_writer_ = false;
     readMore();
-    counters_.committed += batch->events();
-    counters_.dead_lettered += batch->deadLetters();
-    counters_.duplicates += outcome.duplicates;
+    counters_.committed += batch->events() - batch->rejected();
+    counters_.dead_lettered += batch->deadLetters() + batch->rejected();
+    counters_.duplicates += report.duplicates;
     counters_.batches++;
     // End-to-end latency per entry: from XADD (the entry id's time) to COMMIT returning.
     for (const auto& ids : batch->acks()) {
       for (size_t i = 0; i < ids.size(); ++i) {
         if (auto id = core::EntryId::parse(ids.id(i))) {
-          latency_.record(outcome.committed_at_us - static_cast<int64_t>(id->ms) * 1000);
+          latency_.record(report.committed_at_us - static_cast<int64_t>(id->ms) * 1000);
         }
       }
     }
@@ -439,6 +353,23 @@ private:
                                                 {"first_stream", first.stream},
                                                 {"first_id", first.entry_id}});
     }
+    if (cfg_.dead_letter.stream_copy && batch->deadLetters() + batch->rejected() > 0) {
+      // The copy goes before the XACK: if auditq dies in between, the redelivered entries are
+      // dead-lettered again (the table keeps one row) and copied again (at least once).
+      reader_.copyDeadLetters(*batch, cfg_.dead_letter, [this, batch](std::string_view error) {
+        if (!error.empty()) {
+          core::log::warn("dead_letter_copy_failed",
+                          {{"error", error}, {"effect", "the dead letters are in PostgreSQL; "
+                                                        "their stream copy is missing"}});
+        }
+        acknowledge(batch);
+      });
+      return;
+    }
+    acknowledge(batch);
+  }
+
+  void acknowledge(pipeline::Batch* batch) {
     reader_.ack(batch->acks(), [this, batch](std::string_view error) {
       if (!error.empty()) {
         core::log::warn("ack_failed", {{"error", error},
@@ -446,6 +377,44 @@ private:
                                                   "skipped as duplicates"}});
       }
       release(batch);
+    });
+  }
+
+  // retry.max_elapsed_ms ran out: leave with the uncommitted entries pending in Redis; the
+  // service manager restarts us.
+  void giveUp() {
+    if (finished_) {
+      return;
+    }
+    exit_code_ = kExitFailure;
+    writer_->abandon();
+    finish();
+  }
+
+  // Every consumer.claim_interval_ms: take over what dead consumers left pending, and remove
+  // consumers long idle with nothing pending.
+  void scheduleClaim() {
+    claim_timer_.expires_after(milliseconds(cfg_.consumer.claim_interval_ms));
+    claim_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) {
+        return;
+      }
+      if (reader_.connected()) {
+        reader_.requestClaim();
+        if (cfg_.consumer.delete_idle_ms > 0) {
+          reader_.deleteIdleConsumers([this](int64_t deleted, std::string_view error) {
+            if (deleted > 0) {
+              counters_.consumers_deleted += static_cast<uint64_t>(deleted);
+              core::log::info("idle_consumers_deleted",
+                              {{"count", deleted}, {"idle_ms_at_least", cfg_.consumer.delete_idle_ms}});
+            }
+            if (!error.empty()) {
+              core::log::warn("idle_consumer_check_failed", {{"error", error}});
+            }
+          });
+        }
+      }
+      scheduleClaim();
     });
   }
 
@@ -478,6 +447,7 @@ private:
     stats_timer_.cancel();
     linger_timer_.cancel();
     reconnect_timer_.cancel();
+    claim_timer_.cancel();
     signals_.cancel();
     reader_.stop();
     io_.stop();
@@ -499,7 +469,11 @@ private:
                             {"dead_lettered", counters_.dead_lettered.load()},
                             {"duplicates_skipped", counters_.duplicates.load()},
                             {"batches", counters_.batches.load()},
-                            {"write_retries", counters_.write_retries.load()},
+                            {"write_failures", writer_->counters().write_failures.load()},
+                            {"isolations", writer_->counters().isolations.load()},
+                            {"breaker_opened", writer_->counters().breaker_opened.load()},
+                            {"claimed", reader_.claimed()},
+                            {"consumers_deleted", counters_.consumers_deleted.load()},
                             {"groups_recreated", reader_.groupsRecreated()},
                             {"commit_latency_p50_ms", latency_.quantileMicros(0.5) / 1000.0},
                             {"commit_latency_p99_ms", latency_.quantileMicros(0.99) / 1000.0},
@@ -515,10 +489,10 @@ private:
   boost::asio::steady_timer shutdown_timer_;
   boost::asio::steady_timer stats_timer_;
   boost::asio::steady_timer linger_timer_;
+  boost::asio::steady_timer claim_timer_;
   redis::StreamReader reader_;
-  pipeline::Decoder decoder_;
-  pipeline::Event event_;
-  pipeline::Projection projection_;
+  pipeline::Intake intake_;
+  config::BatchConfig limits_; // the batch limits in force (SIGHUP may change them)
   pipeline::Backoff redis_backoff_;
   Counters counters_;
   core::LatencyHistogram latency_;
@@ -526,6 +500,7 @@ private:
   std::vector<pipeline::Batch*> free_;
   pipeline::Batch* current_ = nullptr;
   Clock::time_point first_entry_at_;
+  Clock::time_point redis_failing_since_;
   size_t in_flight_ = 0;  // submitted and not yet acknowledged
   size_t at_writers_ = 0; // submitted and not yet committed (queued or being written)
   bool reading_ = false;

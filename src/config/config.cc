@@ -78,6 +78,14 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
              fmt::format("must be $, 0 or a stream entry id, got '{}'", c.consumer.start_id));
     }
     r.integer("block_ms", c.consumer.block_ms, 1, 60'000);
+    r.integer("claim_idle_ms", c.consumer.claim_idle_ms, 1000, 7 * 86'400'000LL);
+    r.integer("claim_interval_ms", c.consumer.claim_interval_ms, 100, kMaxTimeoutMs);
+    r.integer("delete_idle_ms", c.consumer.delete_idle_ms, 0, 365 * 86'400'000LL);
+    if (c.consumer.delete_idle_ms != 0 && c.consumer.delete_idle_ms < c.consumer.claim_idle_ms) {
+      r.fail("delete_idle_ms", fmt::format("must be 0 (never) or >= consumer.claim_idle_ms ({}), "
+                                           "got {}",
+                                           c.consumer.claim_idle_ms, c.consumer.delete_idle_ms));
+    }
     r.finish();
   }
   {
@@ -113,6 +121,19 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
       r.fail("max_ms", fmt::format("must be >= retry.initial_ms ({}), got {}", c.retry.initial_ms,
                                    c.retry.max_ms));
     }
+    r.integer("max_elapsed_ms", c.retry.max_elapsed_ms, 0, 365 * 86'400'000LL);
+    r.integer("breaker_failures", c.retry.breaker_failures, 1, 1000);
+    r.finish();
+  }
+  {
+    auto r = section("dead_letter");
+    r.integer("max_deliveries", c.dead_letter.max_deliveries, 1, 1000);
+    r.boolean("stream_copy", c.dead_letter.stream_copy);
+    r.string("stream_suffix", c.dead_letter.stream_suffix);
+    if (c.dead_letter.stream_suffix.empty()) {
+      r.fail("stream_suffix", "must not be empty (the copy would go back to the source stream)");
+    }
+    r.integer("stream_maxlen", c.dead_letter.stream_maxlen, 0, int64_t{1} << 40);
     r.finish();
   }
   {
@@ -129,7 +150,8 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 }
 
 const std::set<std::string, std::less<>> kSections = {
-    "redis", "postgres", "consumer", "batch", "decode", "projections", "retry", "shutdown", "log"};
+    "redis", "postgres", "consumer", "batch", "decode", "projections", "retry",
+    "dead_letter", "shutdown", "log"};
 
 } // namespace
 

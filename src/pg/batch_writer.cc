@@ -48,9 +48,14 @@ SELECT session_id, event_type, participant_id, group_id, time_remaining_ms, time
 FROM auditq_stage_events
 ON CONFLICT (stream, entry_id) DO NOTHING)";
 
+// An entry already in sync_events is never also dead-lettered: one delivered too often
+// (max_deliveries) may have been committed by a run that died before its XACK.
 constexpr const char* kInsertDeadLetters = R"(
 INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason, error, delivery_count)
-SELECT stream, entry_id, fields, reason, error, delivery_count FROM auditq_stage_dead_letters
+SELECT d.stream, d.entry_id, d.fields, d.reason, d.error, d.delivery_count
+FROM auditq_stage_dead_letters d
+WHERE NOT EXISTS (SELECT 1 FROM sync_events e
+                  WHERE e.stream = d.stream AND e.entry_id = d.entry_id)
 ON CONFLICT (stream, entry_id) DO NOTHING)";
 
 constexpr const char* kApplyTombstones = R"(

@@ -92,8 +92,23 @@ Batch::Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& 
   index_.reset(static_cast<size_t>(max_entries_));
 }
 
+void Batch::setLimits(int64_t max_entries, int64_t max_bytes) {
+  max_entries_ = max_entries;
+  max_bytes_ = max_bytes;
+  clear();
+}
+
+void Batch::markRejected(size_t i) {
+  if (reasons_[i] < 0) {
+    reasons_[i] = static_cast<int8_t>(core::ReasonCode::RejectedByDatabase);
+    ++rejected_;
+  }
+}
+
 void Batch::clear() {
-  entries_ = events_ = dead_letters_ = 0;
+  entries_ = events_ = dead_letters_ = rejected_ = 0;
+  raw_.clear();
+  reasons_.clear();
   event_rows_.clear();
   dead_letter_rows_.clear();
   tombstone_rows_.clear();
@@ -125,8 +140,11 @@ StreamIds& Batch::idsFor(std::string_view stream) {
   return streams_[active_streams_++];
 }
 
-void Batch::addEvent(std::string_view stream, std::string_view entry_id, const Event& event,
-                     const Projection& projection) {
+void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& projection) {
+  const std::string_view stream = raw.stream;
+  const std::string_view entry_id = raw.id;
+  raw_.add(raw.stream, raw.id, raw.fields, raw.deliveries);
+  reasons_.push_back(-1);
   std::string& r = event_rows_;
   r.append(event.session_id_text);
   copy::tab(r);
@@ -219,9 +237,13 @@ void Batch::offerProjection(std::string_view stream, std::string_view entry_id, 
   slot.entry_id.assign(entry_id);
 }
 
-void Batch::addDeadLetter(std::string_view stream, std::string_view entry_id,
-                          std::span<const std::string_view> fields, const DecodeError& error,
-                          int64_t delivery_count) {
+void Batch::addDeadLetter(const RawEntry& raw, const DecodeError& error) {
+  const std::string_view stream = raw.stream;
+  const std::string_view entry_id = raw.id;
+  const auto fields = raw.fields;
+  const int64_t delivery_count = raw.deliveries;
+  raw_.add(raw.stream, raw.id, raw.fields, raw.deliveries);
+  reasons_.push_back(static_cast<int8_t>(error.reason));
   std::string& r = dead_letter_rows_;
   copy::appendEscaped(r, stream);
   copy::tab(r);

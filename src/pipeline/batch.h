@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "pipeline/decode.h"
+#include "pipeline/raw_entries.h"
 #include "pipeline/session_index.h"
 
 namespace auditq::pipeline {
@@ -47,16 +48,16 @@ public:
   Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections);
 
   void clear();
+  // New limits (SIGHUP reload) for the next fill; call on an empty batch.
+  void setLimits(int64_t max_entries, int64_t max_bytes);
 
-  // Adds a valid entry. `entry_id` comes from Redis. Precondition: !full().
-  void addEvent(std::string_view stream, std::string_view entry_id, const Event& event,
-                const Projection& projection);
+  // Adds a valid entry, decoded from `raw` (kept for isolate-by-splitting). Precondition:
+  // !full().
+  void addEvent(const RawEntry& raw, const Event& event, const Projection& projection);
 
   // Adds an entry that can never be written, to be recorded in auditq_dead_letters and
-  // acknowledged in the same commit. `fields` are the raw name/value pairs as received.
-  void addDeadLetter(std::string_view stream, std::string_view entry_id,
-                     std::span<const std::string_view> fields, const DecodeError& error,
-                     int64_t delivery_count);
+  // acknowledged in the same commit. `raw.fields` are the name/value pairs as received.
+  void addDeadLetter(const RawEntry& raw, const DecodeError& error);
 
   // Renders the collapsed session and participant rows. Call once, after the last add.
   void seal();
@@ -89,6 +90,18 @@ public:
   // Entry ids per stream, for XACK after COMMIT (only streams with entries in this batch).
   std::span<const StreamIds> acks() const { return std::span(streams_).first(active_streams_); }
 
+  // Every entry as delivered, in the order added, and whether (and why) it is dead-lettered.
+  const RawEntries& raw() const { return raw_; }
+  std::optional<core::ReasonCode> deadLetterReason(size_t i) const {
+    return reasons_[i] < 0 ? std::nullopt
+                           : std::optional(static_cast<core::ReasonCode>(reasons_[i]));
+  }
+  // Records that PostgreSQL refused entry `i` and it went to the dead letters instead (set by
+  // the writer that isolated it, before the batch is handed back).
+  void markRejected(size_t i);
+  // Entries PostgreSQL refused (after isolation): no longer events, now dead letters.
+  size_t rejected() const { return rejected_; }
+
 private:
   struct SessionSlot {
     Uuid session_id;
@@ -111,6 +124,9 @@ private:
   size_t entries_ = 0;
   size_t events_ = 0;
   size_t dead_letters_ = 0;
+  size_t rejected_ = 0;
+  RawEntries raw_;
+  std::vector<int8_t> reasons_; // per entry: -1 event, else the ReasonCode it is dead-lettered for
   DeadLetterSample first_dead_letter_;
   std::string event_rows_;
   std::string dead_letter_rows_;

@@ -1,6 +1,8 @@
 // SQLSTATE classification.
 #include "pipeline/failure.h"
 
+#include "pipeline/circuit_breaker.h"
+
 namespace auditq::pipeline {
 
 std::string_view failureClassName(FailureClass c) {
@@ -20,7 +22,9 @@ FailureClass classifySqlstate(std::string_view sqlstate) {
     return FailureClass::Transient; // no SQLSTATE: the connection failed, not the statement
   }
   const std::string_view cls = sqlstate.substr(0, 2);
-  if (cls == "22" || cls == "23") {
+  if (cls == "22" || cls == "23" || cls == "54") {
+    // 22 data exception, 23 integrity constraint, 54 program limit (a row too big to index, a
+    // document too deeply nested): the same rows fail the same way, other rows would not.
     return FailureClass::RowRejected;
   }
   if (cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" || cls == "55" ||
@@ -34,6 +38,18 @@ FailureClass classifySqlstate(std::string_view sqlstate) {
   // 42 (undefined table/column: not migrated), 28 (authentication), 3D (no database), 0A, and
   // everything else: retrying the same statement fails the same way until someone acts.
   return FailureClass::NeedsOperator;
+}
+
+std::string_view breakerStateName(CircuitBreaker::State state) {
+  switch (state) {
+  case CircuitBreaker::State::Closed:
+    return "closed";
+  case CircuitBreaker::State::Open:
+    return "open";
+  case CircuitBreaker::State::HalfOpen:
+    return "half_open";
+  }
+  return "unknown";
 }
 
 } // namespace auditq::pipeline

@@ -237,16 +237,28 @@ TEST_F(Pipeline, SighupAppliesAValidFileAndRefusesAnInvalidOne) {
     return daemon->stderrText().find("config_reload_refused") != std::string::npos;
   })) << daemon->stderrText();
   EXPECT_TRUE(daemon->running());
-  std::ofstream(path) << "log:\n  level: debug\n";
+  std::ofstream(path) << "log:\n  level: debug\nbatch:\n  max_entries: 2\n"
+                          "decode:\n  strict_types: true\n";
   daemon->signal(SIGHUP);
   ASSERT_TRUE(waitFor([&] {
     return daemon->stderrText().find("config_reloaded log_level=debug") != std::string::npos;
   })) << daemon->stderrText();
-  xadd(entryWithState(newUuid(), 1));
-  // debug is now on: the batch is logged
-  ASSERT_TRUE(waitFor([&] {
-    return daemon->stderrText().find("batch_committed") != std::string::npos;
-  })) << daemon->stderrText();
+  const std::string err = daemon->stderrText();
+  EXPECT_NE(err.find("batch_max_entries=2"), std::string::npos) << err;
+  EXPECT_NE(err.find("changed_need_restart=decode.strict_types"), std::string::npos) << err;
+  for (int i = 0; i < 7; ++i) {
+    xadd(entryWithState(newUuid(), 1));
+  }
+  ASSERT_TRUE(waitFor([&] { return count("SELECT count(*) FROM sync_events") == 7; }));
+  // debug is now on: every batch is logged, and none is bigger than the reloaded limit
+  const std::string log = daemon->stderrText();
+  size_t batches = 0;
+  for (size_t at = log.find("batch_committed entries="); at != std::string::npos;
+       at = log.find("batch_committed entries=", at + 1)) {
+    ++batches;
+    EXPECT_LE(std::stoi(log.substr(at + 24)), 2) << log.substr(at, 60);
+  }
+  EXPECT_GE(batches, 4u);
   stopDaemon(*daemon);
 }
 

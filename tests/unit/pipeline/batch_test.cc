@@ -47,7 +47,7 @@ protected:
     }
     std::vector<std::string_view> v(f.begin(), f.end());
     ASSERT_FALSE(decoder_.decode(v, event_, projection_));
-    batch_.addEvent(stream, id, event_, projection_);
+    batch_.addEvent(RawEntry{stream, id, v, 1}, event_, projection_);
   }
 
   config::BatchConfig batch_cfg_;
@@ -128,8 +128,7 @@ TEST_F(BatchTest, GroupsAckIdsByStreamInOrder) {
 
 TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
   std::vector<std::string_view> fields = {"type", "x", "session_id", "bad\tid\\"};
-  batch_.addDeadLetter("s", "9-0", fields,
-                       DecodeError{core::ReasonCode::BadUuid, "session_id", "not a UUID"}, 1);
+  batch_.addDeadLetter(RawEntry{"s", "9-0", fields, 1}, DecodeError{core::ReasonCode::BadUuid, "session_id", "not a UUID"});
   EXPECT_EQ(batch_.entries(), 1u);
   EXPECT_EQ(batch_.deadLetters(), 1u);
   EXPECT_EQ(batch_.events(), 0u);
@@ -141,13 +140,12 @@ TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
 
 TEST_F(BatchTest, RemembersItsFirstDeadLetterForTheLogLine) {
   std::vector<std::string_view> fields = {"type", "x"};
-  batch_.addDeadLetter("s", "9-0", fields, DecodeError{core::ReasonCode::MissingField, "ts", ""},
-                       1);
-  batch_.addDeadLetter("s", "9-1", fields, DecodeError{core::ReasonCode::BadUuid, "", ""}, 1);
+  batch_.addDeadLetter(RawEntry{"s", "9-0", fields, 1}, DecodeError{core::ReasonCode::MissingField, "ts", ""});
+  batch_.addDeadLetter(RawEntry{"s", "9-1", fields, 1}, DecodeError{core::ReasonCode::BadUuid, "", ""});
   EXPECT_EQ(batch_.firstDeadLetter().reason, core::ReasonCode::MissingField);
   EXPECT_EQ(batch_.firstDeadLetter().entry_id, "9-0");
   batch_.clear();
-  batch_.addDeadLetter("t", "10-0", fields, DecodeError{core::ReasonCode::BadJson, "", ""}, 1);
+  batch_.addDeadLetter(RawEntry{"t", "10-0", fields, 1}, DecodeError{core::ReasonCode::BadJson, "", ""});
   EXPECT_EQ(batch_.firstDeadLetter().reason, core::ReasonCode::BadJson);
   EXPECT_EQ(batch_.firstDeadLetter().stream, "t");
 }
@@ -172,9 +170,9 @@ TEST_F(BatchTest, IsFullAtMaxEntries) {
   std::vector<std::string> f = {"type", "x", "session_id", kS1, "ts", "1"};
   std::vector<std::string_view> v(f.begin(), f.end());
   ASSERT_FALSE(decoder_.decode(v, event_, projection_));
-  small.addEvent("s", "1-0", event_, projection_);
+  small.addEvent(RawEntry{"s", "1-0", v, 1}, event_, projection_);
   EXPECT_FALSE(small.full());
-  small.addEvent("s", "1-1", event_, projection_);
+  small.addEvent(RawEntry{"s", "1-1", v, 1}, event_, projection_);
   EXPECT_TRUE(small.full());
 }
 
@@ -186,7 +184,7 @@ TEST_F(BatchTest, IsFullAtMaxBytes) {
       "ts",   "1", "metadata",   "{\"pad\":\"" + std::string(1100, 'x') + "\"}"};
   std::vector<std::string_view> v(f.begin(), f.end());
   ASSERT_FALSE(decoder_.decode(v, event_, projection_));
-  small.addEvent("s", "1-0", event_, projection_);
+  small.addEvent(RawEntry{"s", "1-0", v, 1}, event_, projection_);
   EXPECT_TRUE(small.full());
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "pipeline/circuit_breaker.h"
+
 namespace auditq::pipeline {
 namespace {
 
@@ -10,6 +12,9 @@ TEST(ClassifySqlstate, DataAndConstraintErrorsRejectRows) {
   EXPECT_EQ(classifySqlstate("22003"), FailureClass::RowRejected); // numeric out of range
   EXPECT_EQ(classifySqlstate("23505"), FailureClass::RowRejected); // unique violation
   EXPECT_EQ(classifySqlstate("23502"), FailureClass::RowRejected); // not null violation
+  EXPECT_EQ(classifySqlstate("23514"), FailureClass::RowRejected); // check violation
+  EXPECT_EQ(classifySqlstate("54000"), FailureClass::RowRejected); // index row too large
+  EXPECT_EQ(classifySqlstate("54001"), FailureClass::RowRejected); // too deeply nested
 }
 
 TEST(ClassifySqlstate, PassingFailuresAreTransient) {
@@ -27,6 +32,80 @@ TEST(ClassifySqlstate, SchemaAndPermissionErrorsNeedAnOperator) {
   for (const char* s : {"42P01", "42703", "42501", "28P01", "3D000", "0A000"}) {
     EXPECT_EQ(classifySqlstate(s), FailureClass::NeedsOperator) << s;
   }
+}
+
+using Breaker = CircuitBreaker;
+using std::chrono::milliseconds;
+
+Breaker breaker(int64_t threshold) { return Breaker(threshold, Backoff(100, 1000, 7)); }
+
+TEST(CircuitBreaker, StaysClosedBelowTheThreshold) {
+  auto b = breaker(3);
+  const auto t0 = Breaker::Clock::now();
+  EXPECT_FALSE(b.onFailure(t0));
+  EXPECT_FALSE(b.onFailure(t0));
+  EXPECT_EQ(b.state(), Breaker::State::Closed);
+  EXPECT_TRUE(b.tryAcquire(t0));
+  b.onSuccess(); // a success resets the count
+  EXPECT_FALSE(b.onFailure(t0));
+  EXPECT_FALSE(b.onFailure(t0));
+  EXPECT_EQ(b.state(), Breaker::State::Closed);
+}
+
+TEST(CircuitBreaker, OpensAtTheThresholdAndLetsOneProbeThroughAtTheProbeTime) {
+  auto b = breaker(2);
+  const auto t0 = Breaker::Clock::now();
+  EXPECT_FALSE(b.onFailure(t0));
+  EXPECT_TRUE(b.onFailure(t0)); // opened
+  EXPECT_EQ(b.state(), Breaker::State::Open);
+  EXPECT_LE(b.nextProbe(), t0 + milliseconds(100));
+  EXPECT_FALSE(b.tryAcquire(t0 - milliseconds(1)));
+  const auto probe_at = b.nextProbe();
+  EXPECT_TRUE(b.tryAcquire(probe_at)); // the one probe
+  EXPECT_EQ(b.state(), Breaker::State::HalfOpen);
+  EXPECT_FALSE(b.tryAcquire(probe_at)); // nobody else while it runs
+  EXPECT_FALSE(b.tryAcquire(probe_at + milliseconds(5000)));
+}
+
+TEST(CircuitBreaker, AFailedProbeReopensWithALongerCeiling) {
+  auto b = breaker(1);
+  auto now = Breaker::Clock::now();
+  EXPECT_TRUE(b.onFailure(now));
+  for (int i = 0; i < 20; ++i) {
+    now = b.nextProbe();
+    ASSERT_TRUE(b.tryAcquire(now));
+    EXPECT_FALSE(b.onFailure(now)); // already open: not "opened" again
+    EXPECT_EQ(b.state(), Breaker::State::Open);
+    EXPECT_LE(b.nextProbe(), now + milliseconds(1000)); // capped at max_ms
+  }
+}
+
+TEST(CircuitBreaker, ASuccessfulProbeClosesIt) {
+  auto b = breaker(1);
+  const auto t0 = Breaker::Clock::now();
+  b.onFailure(t0);
+  ASSERT_TRUE(b.tryAcquire(b.nextProbe()));
+  EXPECT_TRUE(b.onSuccess()); // closed an open breaker
+  EXPECT_EQ(b.state(), Breaker::State::Closed);
+  EXPECT_TRUE(b.tryAcquire(t0));
+  EXPECT_FALSE(b.onSuccess()); // already closed
+}
+
+TEST(CircuitBreaker, AnAbandonedProbeLetsTheNextOneThrough) {
+  auto b = breaker(1);
+  const auto t0 = Breaker::Clock::now();
+  b.onFailure(t0);
+  const auto probe_at = b.nextProbe();
+  ASSERT_TRUE(b.tryAcquire(probe_at));
+  b.release();
+  EXPECT_EQ(b.state(), Breaker::State::Open);
+  EXPECT_TRUE(b.tryAcquire(probe_at));
+}
+
+TEST(CircuitBreaker, StateNames) {
+  EXPECT_EQ(breakerStateName(Breaker::State::Closed), "closed");
+  EXPECT_EQ(breakerStateName(Breaker::State::Open), "open");
+  EXPECT_EQ(breakerStateName(Breaker::State::HalfOpen), "half_open");
 }
 
 } // namespace
