@@ -81,11 +81,6 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.integer("claim_idle_ms", c.consumer.claim_idle_ms, 1000, 7 * 86'400'000LL);
     r.integer("claim_interval_ms", c.consumer.claim_interval_ms, 100, kMaxTimeoutMs);
     r.integer("delete_idle_ms", c.consumer.delete_idle_ms, 0, 365 * 86'400'000LL);
-    if (c.consumer.delete_idle_ms != 0 && c.consumer.delete_idle_ms < c.consumer.claim_idle_ms) {
-      r.fail("delete_idle_ms", fmt::format("must be 0 (never) or >= consumer.claim_idle_ms ({}), "
-                                           "got {}",
-                                           c.consumer.claim_idle_ms, c.consumer.delete_idle_ms));
-    }
     r.finish();
   }
   {

@@ -1,0 +1,216 @@
+// Failure handling against real servers, without stopping them (tests/integration/
+// faults_test.cc does that on its own servers): refused rows isolated by splitting the batch,
+// entries delivered too often, dead consumers' entries taken over, idle consumers removed,
+// dead letters copied to a stream.
+#include <signal.h>
+
+#include <cmath>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "integration/pipeline_support.h"
+
+namespace auditq::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Failures : public PipelineFixture {
+protected:
+  long long events() const { return count("SELECT count(*) FROM sync_events"); }
+  long long deadLetters(const std::string& reason = "") const {
+    return count("SELECT count(*) FROM auditq_dead_letters" +
+                 (reason.empty() ? std::string() : " WHERE reason = '" + reason + "'"));
+  }
+  // Reads pending entries as `consumer` `times` times, leaving their delivery count at `times`.
+  void deliver(const std::string& consumer, int times) {
+    for (int i = 0; i < times; ++i) {
+      std::vector<std::string_view> args = {"XREADGROUP", "GROUP", group_,   consumer, "COUNT",
+                                            "1000",       "STREAMS", stream_, i == 0 ? ">" : "0"};
+      ASSERT_EQ(redis_->command(args)->type, REDIS_REPLY_ARRAY);
+    }
+  }
+  void createGroup() {
+    std::vector<std::string_view> args = {"XGROUP", "CREATE", stream_, group_, "0", "MKSTREAM"};
+    redis_->command(args);
+  }
+  std::vector<std::string> consumers() {
+    std::vector<std::string_view> args = {"XINFO", "CONSUMERS", stream_, group_};
+    auto reply = redis_->command(args);
+    std::vector<std::string> names;
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; ++i) {
+      names.emplace_back(reply->element[i]->element[1]->str);
+    }
+    return names;
+  }
+  static bool has(const std::vector<std::string>& v, const std::string& name) {
+    return std::find(v.begin(), v.end(), name) != v.end();
+  }
+};
+
+TEST_F(Failures, RowsPostgresRefusesAreIsolatedAndTheRestCommitted) {
+  // A constraint auditq's decoder knows nothing about: PostgreSQL refuses the rows (23514).
+  db_.scalar("ALTER TABLE sync_events ADD CONSTRAINT no_poison "
+             "CHECK (metadata->>'poison' IS NULL)");
+  std::vector<std::string> poison_ids;
+  const int n = 300;
+  for (int i = 0; i < n; ++i) {
+    auto fields = entryWithState(newUuid(), 1);
+    if (i == 37 || i == 250) {
+      fields.insert(fields.end(), {"metadata", R"({"poison":true})"});
+      poison_ids.push_back(xadd(fields));
+    } else {
+      xadd(fields);
+    }
+  }
+  // All entries are there before the daemon starts: one batch holds them all.
+  auto daemon = startDaemon({{"AUDITQ_LOG_LEVEL", "debug"}});
+  ASSERT_TRUE(waitFor([&] { return events() + deadLetters() == n && pending() == 0; }))
+      << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(events(), n - 2);
+  EXPECT_EQ(deadLetters("rejected_by_database"), 2);
+  for (const auto& id : poison_ids) {
+    EXPECT_EQ(db_.scalar("SELECT error LIKE 'SQLSTATE 23514:%' FROM auditq_dead_letters "
+                         "WHERE entry_id = '" +
+                         id + "'"),
+              "t")
+        << id;
+  }
+  // The sessions of the refused entries were not projected; all others were.
+  EXPECT_EQ(count("SELECT count(*) FROM sync_sessions"), n - 2);
+  // O(log n) extra transactions per poison entry, not a batch-sized retry loop.
+  const std::string log = daemon->stderrText();
+  const auto at = log.find("rows_rejected");
+  ASSERT_NE(at, std::string::npos) << log;
+  const auto writes_at = log.find("writes=", at);
+  const int writes = std::stoi(log.substr(writes_at + 7));
+  const int bound = 2 * 2 * static_cast<int>(std::ceil(std::log2(n))) + 2;
+  EXPECT_LE(writes, bound) << log.substr(at, 200);
+  EXPECT_GE(writes, 4) << "two poison entries need at least the halves and two dead letters";
+  EXPECT_NE(log.find("rejected=2"), std::string::npos) << log.substr(at, 200);
+}
+
+TEST_F(Failures, ASingleRefusedEntryBatchIsDeadLettered) {
+  db_.scalar("ALTER TABLE sync_events ADD CONSTRAINT no_poison "
+             "CHECK (metadata->>'poison' IS NULL)");
+  auto daemon = startDaemon();
+  auto fields = entryWithState(newUuid(), 1);
+  fields.insert(fields.end(), {"metadata", R"({"poison":1})"});
+  xadd(fields);
+  ASSERT_TRUE(waitFor([&] { return deadLetters("rejected_by_database") == 1 && pending() == 0; }))
+      << daemon->stderrText();
+  xadd(entryWithState(newUuid(), 1)); // and the stream goes on
+  ASSERT_TRUE(waitFor([&] { return events() == 1 && pending() == 0; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+}
+
+TEST_F(Failures, AnEntryDeliveredTooOftenIsDeadLetteredAsMaxDeliveries) {
+  createGroup();
+  const std::string tired = xadd(entryWithState(newUuid(), 1));
+  deliver(consumer_, 5); // delivered 5 times already: the daemon's delivery is the 6th
+  const std::string fresh_enough = xadd(entryWithState(newUuid(), 1));
+  deliver(consumer_, 1); // ">" takes only the new one: its count is 1, the daemon's is its 2nd
+  auto daemon = startDaemon();
+  ASSERT_TRUE(waitFor([&] { return pending() == 0; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(deadLetters("max_deliveries"), 1);
+  EXPECT_EQ(db_.scalar("SELECT entry_id || ' ' || delivery_count FROM auditq_dead_letters"),
+            tired + " 6");
+  EXPECT_EQ(db_.scalar("SELECT entry_id FROM sync_events"), fresh_enough);
+}
+
+TEST_F(Failures, MaxDeliveriesNeverDeadLettersAnEntryAlreadyCommitted) {
+  createGroup();
+  const std::string id = xadd(entryWithState(newUuid(), 1));
+  deliver(consumer_, 6);
+  // As if a run committed it and died before its XACK.
+  db_.scalar(fmt::format("INSERT INTO sync_events (session_id, event_type, \"timestamp\", "
+                         "stream, entry_id) VALUES (gen_random_uuid(), 'session_updated', now(), "
+                         "'{}', '{}')",
+                         stream_, id));
+  auto daemon = startDaemon();
+  ASSERT_TRUE(waitFor([&] { return pending() == 0; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(events(), 1);
+  EXPECT_EQ(deadLetters(), 0) << "exactly once: in sync_events or in the dead letters, not both";
+}
+
+TEST_F(Failures, AStoppedInstancesEntriesAreTakenOverByAnother) {
+  const int n = 500;
+  // Instance A reads everything into a batch that lingers 10 s, and is frozen before it commits.
+  for (int i = 0; i < n; ++i) {
+    xadd(entryWithState(newUuid(), 1));
+  }
+  auto a = startDaemon({{"AUDITQ_CONSUMER_NAME", consumer_ + "-a"},
+                        {"AUDITQ_BATCH_LINGER_MS", "10000"},
+                        {"AUDITQ_BATCH_MAX_ENTRIES", "5000"}});
+  ASSERT_TRUE(waitFor([&] { return pending() == n; }, 10s)) << a->stderrText();
+  a->signal(SIGSTOP);
+  ASSERT_EQ(events(), 0);
+  // Instance B takes them over once they have been idle claim_idle_ms.
+  auto b = startDaemon({{"AUDITQ_CONSUMER_NAME", consumer_ + "-b"},
+                        {"AUDITQ_CONSUMER_CLAIM_IDLE_MS", "1000"},
+                        {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "200"}});
+  ASSERT_TRUE(waitFor([&] { return events() == n && pending() == 0; }, 30s)) << b->stderrText();
+  EXPECT_NE(b->stderrText().find("entries_claimed"), std::string::npos);
+  // A wakes up and, stopping, commits its stale batch: every row is already there, nothing is
+  // written twice.
+  a->signal(SIGCONT);
+  stopDaemon(*a);
+  stopDaemon(*b);
+
+  EXPECT_EQ(events(), n);
+  EXPECT_EQ(count("SELECT count(DISTINCT (stream, entry_id)) FROM sync_events"), n);
+  EXPECT_EQ(deadLetters(), 0);
+  EXPECT_NE(a->stderrText().find(fmt::format("duplicates_skipped={}", n)), std::string::npos)
+      << a->stderrText();
+}
+
+TEST_F(Failures, IdleConsumersWithNothingPendingAreRemovedOthersNever) {
+  createGroup();
+  {
+    std::vector<std::string_view> args = {"XGROUP", "CREATECONSUMER", stream_, group_, "ghost"};
+    redis_->command(args);
+  }
+  xadd(entryWithState(newUuid(), 1));
+  deliver("holder", 1); // holds one pending entry; never claimed (claim_idle_ms is 60 s)
+  auto daemon = startDaemon({{"AUDITQ_CONSUMER_DELETE_IDLE_MS", "300"},
+                             {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "100"}});
+  ASSERT_TRUE(waitFor([&] { return !has(consumers(), "ghost"); }, 10s)) << daemon->stderrText();
+  std::this_thread::sleep_for(600ms); // several more passes
+  const auto left = consumers();
+  EXPECT_TRUE(has(left, "holder")) << "a consumer with pending entries is never removed";
+  EXPECT_TRUE(has(left, consumer_)) << "nor the daemon itself";
+  EXPECT_EQ(pending(), 1);
+  stopDaemon(*daemon);
+  EXPECT_NE(daemon->stderrText().find("idle_consumers_deleted count=1"), std::string::npos);
+}
+
+TEST_F(Failures, DeadLettersAreCopiedToTheDlqStreamWhenAskedTo) {
+  auto daemon = startDaemon({{"AUDITQ_DEAD_LETTER_STREAM_COPY", "true"}});
+  const std::string bad = xadd({"type", "session_updated", "session_id", "not-a-uuid", "ts", "1"});
+  xadd(entryWithState(newUuid(), 1));
+  ASSERT_TRUE(waitFor([&] { return deadLetters() == 1 && events() == 1 && pending() == 0; }))
+      << daemon->stderrText();
+  stopDaemon(*daemon);
+  const std::string dlq = stream_ + ":dlq";
+  std::vector<std::string_view> args = {"XRANGE", dlq, "-", "+"};
+  auto reply = redis_->command(args);
+  ASSERT_EQ(reply->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(reply->elements, 1u);
+  redisReply* fields = reply->element[0]->element[1];
+  std::vector<std::string> got;
+  for (size_t i = 0; i < fields->elements; ++i) {
+    got.emplace_back(fields->element[i]->str, fields->element[i]->len);
+  }
+  const std::vector<std::string> want = {"type",          "session_updated", "session_id",
+                                         "not-a-uuid",    "ts",              "1",
+                                         "auditq_reason", "bad_uuid",        "auditq_source_id",
+                                         bad};
+  EXPECT_EQ(got, want);
+}
+
+} // namespace
+} // namespace auditq::test
