@@ -61,7 +61,8 @@ CREATE TABLE public.auditq_dead_letters (
     delivery_count integer DEFAULT 1 NOT NULL,
     first_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     dead_lettered_at timestamp with time zone DEFAULT now() NOT NULL,
-    replayed_at timestamp with time zone
+    replayed_at timestamp with time zone,
+    replayed_as text
 );
 
 
@@ -84,6 +85,13 @@ COMMENT ON COLUMN public.auditq_dead_letters.fields IS 'The entry''s raw field/v
 --
 
 COMMENT ON COLUMN public.auditq_dead_letters.reason IS 'Reason code from the closed list in docs/reliability.md.';
+
+
+--
+-- Name: COLUMN auditq_dead_letters.replayed_as; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.auditq_dead_letters.replayed_as IS 'auditq: the stream entry id the letter was replayed as (auditq dlq replay).';
 
 
 --
@@ -384,6 +392,13 @@ ALTER TABLE ONLY public.sync_sessions
 --
 
 CREATE INDEX idx_auditq_dead_letters_dead_lettered_at ON public.auditq_dead_letters USING btree (dead_lettered_at);
+
+
+--
+-- Name: idx_auditq_dead_letters_not_replayed; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_auditq_dead_letters_not_replayed ON public.auditq_dead_letters USING btree (id) WHERE (replayed_at IS NULL);
 
 
 --

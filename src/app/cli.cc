@@ -61,9 +61,28 @@ int runCli(int argc, char** argv) {
 
   auto* dlq = app.add_subcommand("dlq", "Inspect, re-queue or delete dead letters");
   dlq->require_subcommand(1);
-  dlq->add_subcommand("list", "List dead letters");
-  dlq->add_subcommand("replay", "Re-queue dead letters to their source stream");
-  dlq->add_subcommand("purge", "Delete old dead letters");
+  DlqOptions dlq_options;
+  auto* dlq_list = dlq->add_subcommand("list", "List dead letters, oldest first");
+  dlq_list->add_option("--stream", dlq_options.stream, "Only letters from this stream");
+  dlq_list->add_option("--reason", dlq_options.reason, "Only letters with this reason code");
+  dlq_list->add_option("--limit", dlq_options.limit, "At most this many (default 100)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  dlq_list->add_flag("--json", dlq_options.json,
+                     "One JSON object per line, with the raw fields");
+  auto* dlq_replay = dlq->add_subcommand(
+      "replay", "Re-XADD dead letters' raw fields to their source stream and mark them replayed");
+  auto* replay_ids = dlq_replay->add_option("--id", dlq_options.ids, "Letter id (repeatable)")
+                         ->delimiter(',');
+  bool replay_all = false;
+  auto* replay_all_flag =
+      dlq_replay->add_flag("--all", replay_all, "Every letter not replayed yet");
+  replay_ids->excludes(replay_all_flag);
+  dlq_replay->require_option(1);
+  auto* dlq_purge = dlq->add_subcommand("purge", "Delete old dead letters");
+  dlq_purge
+      ->add_option("--older-than", dlq_options.older_than,
+                   "Dead-lettered longer ago than this: 90s, 15m, 12h, 30d, 2w")
+      ->required();
 
   try {
     app.parse(argc, argv);
@@ -108,7 +127,10 @@ int runCli(int argc, char** argv) {
     return notImplemented("recover");
   }
   if (*dlq) {
-    return notImplemented("dlq");
+    dlq_options.action = *dlq_replay ? DlqAction::Replay
+                         : *dlq_purge ? DlqAction::Purge
+                                      : DlqAction::List;
+    return deadLetters(cfg, dlq_options);
   }
   (void)run; // `auditq` and `auditq run` are the same
   return runDaemon(cfg, config_path);

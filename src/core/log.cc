@@ -1,6 +1,8 @@
 // spdlog setup and the text/JSON renderers for structured log lines.
 #include "core/log.h"
 
+#include "core/json_text.h"
+
 #include <atomic>
 
 #include <fmt/format.h>
@@ -12,36 +14,7 @@ namespace {
 
 std::atomic<Format> g_format{Format::Text};
 
-void appendJsonString(fmt::memory_buffer& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-    case '"':
-      out.append(std::string_view("\\\""));
-      break;
-    case '\\':
-      out.append(std::string_view("\\\\"));
-      break;
-    case '\n':
-      out.append(std::string_view("\\n"));
-      break;
-    case '\t':
-      out.append(std::string_view("\\t"));
-      break;
-    case '\r':
-      out.append(std::string_view("\\r"));
-      break;
-    default:
-      if (u < 0x20) {
-        fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
-      } else {
-        out.push_back(c);
-      }
-    }
-  }
-  out.push_back('"');
-}
+using core::appendJsonString;
 
 void appendValue(fmt::memory_buffer& out, const Field::Value& v, bool json) {
   std::visit(

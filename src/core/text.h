@@ -18,6 +18,41 @@ bool parseInteger(std::string_view text, Int& out) {
   return ec == std::errc() && ptr == text.data() + text.size();
 }
 
+// A duration such as "90s", "15m", "12h", "30d" or "2w" (one integer and one unit) in
+// seconds. False for anything else, zero or negative.
+inline bool parseDurationSeconds(std::string_view text, int64_t& seconds) {
+  if (text.size() < 2) {
+    return false;
+  }
+  int64_t unit = 0;
+  switch (text.back()) {
+  case 's':
+    unit = 1;
+    break;
+  case 'm':
+    unit = 60;
+    break;
+  case 'h':
+    unit = 3600;
+    break;
+  case 'd':
+    unit = 86400;
+    break;
+  case 'w':
+    unit = 7 * 86400;
+    break;
+  default:
+    return false;
+  }
+  int64_t n = 0;
+  if (!parseInteger(text.substr(0, text.size() - 1), n) || n <= 0 ||
+      n > INT64_MAX / unit / 1000) {
+    return false;
+  }
+  seconds = n * unit;
+  return true;
+}
+
 // 0..15 for a hex digit of either case, -1 otherwise.
 inline int hexDigit(char c) {
   if (c >= '0' && c <= '9') {

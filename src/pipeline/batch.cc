@@ -3,30 +3,14 @@
 
 #include <simdjson.h>
 
+#include "core/json_text.h"
 #include "pipeline/copy_text.h"
 #include "pipeline/timestamp.h"
 
 namespace auditq::pipeline {
 namespace {
 
-void appendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append("\\u00");
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xf]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
+using core::appendJsonString;
 
 void appendBase64(std::string& out, std::string_view s) {
   static constexpr char kTable[] =
@@ -62,7 +46,96 @@ void appendFieldValue(std::string& out, std::string_view v) {
   }
 }
 
+int base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') {
+    return c - 'A';
+  }
+  if (c >= 'a' && c <= 'z') {
+    return c - 'a' + 26;
+  }
+  if (c >= '0' && c <= '9') {
+    return c - '0' + 52;
+  }
+  if (c == '+') {
+    return 62;
+  }
+  if (c == '/') {
+    return 63;
+  }
+  return -1;
+}
+
+bool decodeBase64(std::string_view in, std::string& out) {
+  if (in.size() % 4 != 0) {
+    return false;
+  }
+  out.clear();
+  for (size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = in[i + k];
+      if (c == '=' && i + 4 == in.size() && k >= 2) {
+        v[k] = 0;
+        ++pad;
+      } else if (pad > 0 || (v[k] = base64Value(c)) < 0) {
+        return false;
+      }
+    }
+    const uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out.push_back(static_cast<char>(n >> 16));
+    if (pad < 2) {
+      out.push_back(static_cast<char>((n >> 8) & 0xff));
+    }
+    if (pad < 1) {
+      out.push_back(static_cast<char>(n & 0xff));
+    }
+  }
+  return true;
+}
+
+bool fieldValue(simdjson::dom::element e, std::string& out) {
+  std::string_view text;
+  if (e.get_string().get(text) == simdjson::SUCCESS) {
+    out.assign(text);
+    return true;
+  }
+  simdjson::dom::object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS ||
+      obj["base64"].get_string().get(text) != simdjson::SUCCESS) {
+    return false;
+  }
+  return decodeBase64(text, out);
+}
+
 } // namespace
+
+bool parseFieldsJson(std::string_view json, std::vector<std::string>& out) {
+  out.clear();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS) {
+    return false;
+  }
+  simdjson::dom::array pairs;
+  if (root.get_array().get(pairs) != simdjson::SUCCESS) {
+    return false;
+  }
+  for (simdjson::dom::element pair : pairs) {
+    simdjson::dom::array items;
+    if (pair.get_array().get(items) != simdjson::SUCCESS || items.size() < 1 ||
+        items.size() > 2) {
+      return false;
+    }
+    for (simdjson::dom::element item : items) {
+      out.emplace_back();
+      if (!fieldValue(item, out.back())) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 void appendFieldsJson(std::string& out, std::span<const std::string_view> fields) {
   out.push_back('[');

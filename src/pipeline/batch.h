@@ -145,4 +145,8 @@ private:
 // {"base64": "..."} so that nothing is lost and jsonb accepts it.
 void appendFieldsJson(std::string& out, std::span<const std::string_view> fields);
 
+// The inverse, for replaying a dead letter: the exact bytes of each name and value, in order
+// (a dangling name without value comes back alone). False when `json` is not of that shape.
+bool parseFieldsJson(std::string_view json, std::vector<std::string>& out);
+
 } // namespace auditq::pipeline

@@ -212,5 +212,126 @@ TEST_F(Failures, DeadLettersAreCopiedToTheDlqStreamWhenAskedTo) {
   EXPECT_EQ(got, want);
 }
 
+class Dlq : public Failures {
+protected:
+  ProcessResult dlq(std::vector<std::string> args) {
+    args.insert(args.begin(), "dlq");
+    return runAuditq(args, {{"DATABASE_URL", db_.url()}, {"REDIS_URL", redisUrl()}});
+  }
+  static size_t lines(const std::string& text) {
+    return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
+};
+
+TEST_F(Dlq, ListsWithFiltersAsATableOrJson) {
+  auto daemon = startDaemon();
+  xadd({"type", "session_updated", "session_id", "nope-1", "ts", "1"});
+  xadd({"type", "session_updated", "session_id", "nope-2", "ts", "1"});
+  xadd({"type", "session_updated", "session_id", newUuid(), "junk", std::string("\xff\xfe", 2)});
+  ASSERT_TRUE(waitFor([&] { return deadLetters() == 3 && pending() == 0; }))
+      << daemon->stderrText();
+  stopDaemon(*daemon);
+
+  auto all = dlq({"list"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(lines(all.out), 4u) << all.out; // header + 3
+  EXPECT_NE(all.out.find("bad_uuid"), std::string::npos);
+  EXPECT_NE(all.err.find("3 dead letter(s)"), std::string::npos);
+
+  auto by_reason = dlq({"list", "--reason", "bad_uuid", "--stream", stream_});
+  EXPECT_EQ(lines(by_reason.out), 3u) << by_reason.out;
+  EXPECT_EQ(lines(dlq({"list", "--stream", "no-such-stream"}).out), 1u);
+  auto limited = dlq({"list", "--limit", "1"});
+  EXPECT_EQ(lines(limited.out), 2u);
+  EXPECT_NE(limited.err.find("--limit 1 reached"), std::string::npos);
+
+  auto json = dlq({"list", "--json", "--reason", "missing_field"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  ASSERT_EQ(lines(json.out), 1u) << json.out;
+  EXPECT_NE(json.out.find(R"("reason":"missing_field")"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find(R"(["junk", {"base64": "//4="}])"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find(R"("replayed_at":null)"), std::string::npos) << json.out;
+  // One object per line that PostgreSQL itself accepts as JSON.
+  EXPECT_EQ(db_.scalar("SELECT jsonb_typeof('" + json.out.substr(0, json.out.size() - 1) +
+                       "'::jsonb)"),
+            "object");
+
+  auto unknown = dlq({"list", "--reason", "nope"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown reason code 'nope'"), std::string::npos) << unknown.err;
+}
+
+TEST_F(Dlq, ReplayRequeuesLettersOnceTheCauseIsFixed) {
+  db_.scalar("ALTER TABLE sync_events ADD CONSTRAINT no_poison "
+             "CHECK (metadata->>'poison' IS NULL)");
+  auto daemon = startDaemon();
+  for (int i = 0; i < 3; ++i) {
+    auto fields = entryWithState(newUuid(), 1);
+    fields.insert(fields.end(), {"metadata", R"({"poison":"yes"})"});
+    xadd(fields);
+  }
+  xadd(entryWithState(newUuid(), 1));
+  ASSERT_TRUE(waitFor([&] { return deadLetters() == 3 && events() == 1 && pending() == 0; }))
+      << daemon->stderrText();
+  db_.scalar("ALTER TABLE sync_events DROP CONSTRAINT no_poison"); // the operator fixes it
+
+  const std::string first = db_.scalar("SELECT min(id) FROM auditq_dead_letters");
+  auto one = dlq({"replay", "--id", first});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("replayed 1 dead letter(s)"), std::string::npos) << one.out;
+  auto rest = dlq({"replay", "--all"});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_NE(rest.out.find("replayed 2 dead letter(s)"), std::string::npos) << rest.out;
+  ASSERT_TRUE(waitFor([&] { return events() == 4 && pending() == 0; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+
+  // Each letter records the entry it became, and that entry is the one now in sync_events.
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters d JOIN sync_events e "
+                  "ON e.entry_id = d.replayed_as AND e.stream = d.stream "
+                  "WHERE d.replayed_at IS NOT NULL AND e.metadata->>'poison' = 'yes'"),
+            3);
+  // Nothing is sent twice.
+  auto again = dlq({"replay", "--all"});
+  EXPECT_NE(again.out.find("replayed 0 dead letter(s)"), std::string::npos) << again.out;
+  auto by_id = dlq({"replay", "--id", first});
+  EXPECT_NE(by_id.out.find("skipped (already replayed): " + first), std::string::npos)
+      << by_id.out;
+  auto missing = dlq({"replay", "--id", "987654321"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no such dead letter: 987654321"), std::string::npos);
+  EXPECT_EQ(dlq({"replay"}).exit_code, 2) << "--id or --all is required";
+  EXPECT_EQ(dlq({"replay", "--id", first, "--all"}).exit_code, 2);
+}
+
+TEST_F(Dlq, ReplayWithRedisDownSendsNothingAndSaysSo) {
+  auto daemon = startDaemon();
+  xadd({"type", "session_updated", "session_id", "nope", "ts", "1"});
+  ASSERT_TRUE(waitFor([&] { return deadLetters() == 1 && pending() == 0; }));
+  stopDaemon(*daemon);
+  auto r = runAuditq({"dlq", "replay", "--all"},
+                     {{"DATABASE_URL", db_.url()}, {"REDIS_URL", "redis://127.0.0.1:1/0"}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("Redis"), std::string::npos) << r.err;
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters WHERE replayed_at IS NULL"), 1);
+}
+
+TEST_F(Dlq, PurgeDeletesOnlyOlderLetters) {
+  auto daemon = startDaemon();
+  xadd({"type", "session_updated", "session_id", "old", "ts", "1"});
+  xadd({"type", "session_updated", "session_id", "new", "ts", "1"});
+  ASSERT_TRUE(waitFor([&] { return deadLetters() == 2 && pending() == 0; }));
+  stopDaemon(*daemon);
+  db_.scalar("UPDATE auditq_dead_letters SET dead_lettered_at = now() - interval '40 days' "
+             "WHERE fields::text LIKE '%\"old\"%'");
+  auto r = dlq({"purge", "--older-than", "30d"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("purged 1 dead letter(s) older than 30d"), std::string::npos) << r.out;
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters"), 1);
+  auto bad = dlq({"purge", "--older-than", "30 days"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--older-than"), std::string::npos);
+  EXPECT_EQ(dlq({"purge"}).exit_code, 2) << "--older-than is required";
+}
+
 } // namespace
 } // namespace auditq::test

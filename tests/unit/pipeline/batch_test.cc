@@ -133,7 +133,7 @@ TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
   EXPECT_EQ(batch_.deadLetters(), 1u);
   EXPECT_EQ(batch_.events(), 0u);
   EXPECT_EQ(batch_.deadLetterRows(),
-            "s\t9-0\t[[\"type\",\"x\"],[\"session_id\",\"bad\\\\u0009id\\\\\\\\\"]]\tbad_uuid\t"
+            "s\t9-0\t[[\"type\",\"x\"],[\"session_id\",\"bad\\\\tid\\\\\\\\\"]]\tbad_uuid\t"
             "session_id: not a UUID\t1\n");
   EXPECT_EQ(batch_.acks()[0].id(0), "9-0");
 }
@@ -213,6 +213,40 @@ TEST(SessionIndex, FindsKeysAndForgetsThemOnReset) {
   index.reset(4);
   EXPECT_EQ(index.findOrInsert({1, 2}, 5, inserted), 5u);
   EXPECT_TRUE(inserted);
+}
+
+} // namespace
+} // namespace auditq::pipeline
+
+namespace auditq::pipeline {
+namespace {
+
+TEST(FieldsJson, ParsesBackExactlyWhatWasStored) {
+  const std::string binary("\xff\x00\x01 tail", 8);
+  const std::vector<std::string> cases[] = {
+      {"type", "x", "state", binary},
+      {"a", "1", "orphan"},
+      {"quote\"back\\slash", "tab\there\nnewline", "", ""},
+      {"ab", std::string("\x80", 1), "abc", std::string("\xc3\x28", 2)}, // 1 and 2 byte tails
+      {},
+  };
+  for (const auto& fields : cases) {
+    std::vector<std::string_view> views(fields.begin(), fields.end());
+    std::string json;
+    appendFieldsJson(json, views);
+    std::vector<std::string> back;
+    ASSERT_TRUE(parseFieldsJson(json, back)) << json;
+    EXPECT_EQ(back, fields) << json;
+  }
+}
+
+TEST(FieldsJson, RefusesWhatIsNotPairs) {
+  std::vector<std::string> out;
+  for (const char* bad : {"", "{}", "[1]", "[[1,2]]", "[[\"a\",\"b\",\"c\"]]", "[[]]",
+                          R"([["a",{"base64":"***"}]])", R"([["a",{"base64":"QQ="}]])",
+                          R"([["a",{"other":"QQ=="}]])", "[[\"a\""}) {
+    EXPECT_FALSE(parseFieldsJson(bad, out)) << bad;
+  }
 }
 
 } // namespace

@@ -1,0 +1,53 @@
+// auditq_dead_letters for the `auditq dlq` commands: list, replay (with the row locked while
+// its copy is re-XADDed, so two concurrent replays never send one letter twice), purge.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/connection.h"
+
+namespace auditq::pg {
+
+struct DeadLetter {
+  int64_t id = 0;
+  std::string stream;
+  std::string entry_id;
+  std::string fields_json; // [[name, value], ...] as stored (pipeline::parseFieldsJson)
+  std::string reason;
+  std::string error;
+  int64_t delivery_count = 0;
+  std::string dead_lettered_at; // RFC 3339, UTC
+  std::string replayed_at;      // empty when never replayed
+  std::string replayed_as;
+};
+
+struct DeadLetterFilter {
+  std::optional<std::string> stream;
+  std::optional<std::string> reason;
+  int64_t limit = 100;
+};
+
+// Oldest first.
+std::vector<DeadLetter> listDeadLetters(Connection& conn, const DeadLetterFilter& filter);
+
+struct ReplayResult {
+  std::vector<int64_t> replayed;
+  std::vector<int64_t> already_replayed; // asked for by id, skipped
+  std::vector<int64_t> missing;          // asked for by id, no such letter
+};
+
+// Replays the letters with the given ids, or every letter not yet replayed when `ids` is
+// empty: `send` re-queues one letter and returns the new entry id; the letter is then marked
+// replayed (replayed_at, replayed_as). If `send` throws, the letters already sent are marked
+// and the exception propagates.
+ReplayResult replayDeadLetters(Connection& conn, const std::vector<int64_t>& ids,
+                               const std::function<std::string(const DeadLetter&)>& send);
+
+// Deletes letters dead-lettered more than `older_than_seconds` ago; returns how many.
+int64_t purgeDeadLetters(Connection& conn, int64_t older_than_seconds);
+
+} // namespace auditq::pg
