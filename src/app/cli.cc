@@ -67,12 +67,11 @@ int runCli(int argc, char** argv) {
   dlq_list->add_option("--reason", dlq_options.reason, "Only letters with this reason code");
   dlq_list->add_option("--limit", dlq_options.limit, "At most this many (default 100)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
-  dlq_list->add_flag("--json", dlq_options.json,
-                     "One JSON object per line, with the raw fields");
+  dlq_list->add_flag("--json", dlq_options.json, "One JSON object per line, with the raw fields");
   auto* dlq_replay = dlq->add_subcommand(
       "replay", "Re-XADD dead letters' raw fields to their source stream and mark them replayed");
-  auto* replay_ids = dlq_replay->add_option("--id", dlq_options.ids, "Letter id (repeatable)")
-                         ->delimiter(',');
+  auto* replay_ids =
+      dlq_replay->add_option("--id", dlq_options.ids, "Letter id (repeatable)")->delimiter(',');
   bool replay_all = false;
   auto* replay_all_flag =
       dlq_replay->add_flag("--all", replay_all, "Every letter not replayed yet");
@@ -127,7 +126,7 @@ int runCli(int argc, char** argv) {
     return notImplemented("recover");
   }
   if (*dlq) {
-    dlq_options.action = *dlq_replay ? DlqAction::Replay
+    dlq_options.action = *dlq_replay  ? DlqAction::Replay
                          : *dlq_purge ? DlqAction::Purge
                                       : DlqAction::List;
     return deadLetters(cfg, dlq_options);

@@ -359,8 +359,9 @@ private:
       reader_.copyDeadLetters(*batch, cfg_.dead_letter, [this, batch](std::string_view error) {
         if (!error.empty()) {
           core::log::warn("dead_letter_copy_failed",
-                          {{"error", error}, {"effect", "the dead letters are in PostgreSQL; "
-                                                        "their stream copy is missing"}});
+                          {{"error", error},
+                           {"effect", "the dead letters are in PostgreSQL; "
+                                      "their stream copy is missing"}});
         }
         acknowledge(batch);
       });
@@ -405,8 +406,9 @@ private:
           reader_.deleteIdleConsumers([this](int64_t deleted, std::string_view error) {
             if (deleted > 0) {
               counters_.consumers_deleted += static_cast<uint64_t>(deleted);
-              core::log::info("idle_consumers_deleted",
-                              {{"count", deleted}, {"idle_ms_at_least", cfg_.consumer.delete_idle_ms}});
+              core::log::info(
+                  "idle_consumers_deleted",
+                  {{"count", deleted}, {"idle_ms_at_least", cfg_.consumer.delete_idle_ms}});
             }
             if (!error.empty()) {
               core::log::warn("idle_consumer_check_failed", {{"error", error}});

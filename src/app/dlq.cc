@@ -75,8 +75,8 @@ int replay(const config::Config& cfg, const DlqOptions& o) {
   std::vector<std::string_view> args;
   auto send = [&](const pg::DeadLetter& d) {
     if (!pipeline::parseFieldsJson(d.fields_json, fields)) {
-      throw redis::Error(fmt::format("dead letter {}: stored fields are not [[name, value], ...]",
-                                     d.id));
+      throw redis::Error(
+          fmt::format("dead letter {}: stored fields are not [[name, value], ...]", d.id));
     }
     if (fields.size() % 2 == 1) {
       fields.emplace_back(); // a dangling name gets an empty value: XADD needs pairs

@@ -25,15 +25,16 @@ uint64_t seed() {
 // rebuild parts of a batch when isolating refused rows.
 struct WriterPool::Worker {
   explicit Worker(const config::Config& cfg)
-      : writer(cfg.postgres, cfg.projections), backoff(cfg.retry.initial_ms, cfg.retry.max_ms, seed()),
+      : writer(cfg.postgres, cfg.projections),
+        backoff(cfg.retry.initial_ms, cfg.retry.max_ms, seed()),
         intake(cfg.decode, cfg.projections, cfg.dead_letter), part(cfg.batch, cfg.projections) {}
 
   pg::BatchWriter writer;
   pipeline::Backoff backoff;
   pipeline::Intake intake;
-  pipeline::Batch part;                  // the half being tried while isolating
-  std::vector<std::string_view> fields;  // scratch for RawEntries::get
-  std::string rejection;                 // the dead letter's error text
+  pipeline::Batch part;                 // the half being tried while isolating
+  std::vector<std::string_view> fields; // scratch for RawEntries::get
+  std::string rejection;                // the dead letter's error text
 };
 
 WriterPool::WriterPool(const config::Config& cfg, boost::asio::io_context& io, Committed committed,
@@ -110,12 +111,13 @@ void WriterPool::process(Worker& w, pipeline::Batch* batch) {
     decided = isolate(w, *batch, report);
     if (decided) {
       // One line per isolated batch, never one per entry.
-      core::log::warn("rows_rejected", {{"entries", batch->entries()},
-                                        {"rejected", batch->rejected()},
-                                        {"writes", report.isolation_writes},
-                                        {"sqlstate", sqlstate},
-                                        {"error", message},
-                                        {"action", "refused entries dead-lettered, rest committed"}});
+      core::log::warn("rows_rejected",
+                      {{"entries", batch->entries()},
+                       {"rejected", batch->rejected()},
+                       {"writes", report.isolation_writes},
+                       {"sqlstate", sqlstate},
+                       {"error", message},
+                       {"action", "refused entries dead-lettered, rest committed"}});
     }
   }
   if (decided) {
@@ -188,9 +190,9 @@ bool WriterPool::deadLetterRejected(Worker& w, pipeline::Batch& batch, size_t in
     w.rejection = why;
     const pipeline::RawEntry entry = batch.raw().get(index, w.fields);
     const auto reason = batch.deadLetterReason(index);
-    w.part.addDeadLetter(entry,
-                         pipeline::DecodeError{reason.value_or(core::ReasonCode::RejectedByDatabase),
-                                               "", w.rejection});
+    w.part.addDeadLetter(
+        entry, pipeline::DecodeError{reason.value_or(core::ReasonCode::RejectedByDatabase), "",
+                                     w.rejection});
     w.part.seal();
     ++report.isolation_writes;
     if (!writeAnswered(w, w.part, outcome)) {

@@ -30,9 +30,9 @@ namespace auditq::app {
 
 // What the writers did with one batch.
 struct WriteReport {
-  size_t duplicates = 0;         // events already in sync_events (a redelivery), skipped
-  size_t isolation_writes = 0;   // extra transactions spent isolating refused rows
-  int64_t committed_at_us = 0;   // wall-clock time of the (last) COMMIT
+  size_t duplicates = 0;       // events already in sync_events (a redelivery), skipped
+  size_t isolation_writes = 0; // extra transactions spent isolating refused rows
+  int64_t committed_at_us = 0; // wall-clock time of the (last) COMMIT
 };
 
 struct WriterCounters {
@@ -88,7 +88,7 @@ private:
   std::condition_variable cv_;
   std::deque<pipeline::Batch*> queue_;
   pipeline::CircuitBreaker breaker_;
-  bool failing_ = false;             // logged as failing, not yet recovered
+  bool failing_ = false;              // logged as failing, not yet recovered
   Clock::time_point failing_since_{}; // first failure since the last answer
   bool stop_ = false;
   bool abandon_ = false;

@@ -145,8 +145,8 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 }
 
 const std::set<std::string, std::less<>> kSections = {
-    "redis", "postgres", "consumer", "batch", "decode", "projections", "retry",
-    "dead_letter", "shutdown", "log"};
+    "redis",       "postgres", "consumer",    "batch",    "decode",
+    "projections", "retry",    "dead_letter", "shutdown", "log"};
 
 } // namespace
 

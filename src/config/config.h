@@ -38,9 +38,9 @@ struct ConsumerConfig {
   std::string name; // empty: "<hostname>-<pid>", filled in by the app
   std::string start_id = "$";
   int64_t block_ms = 1000;
-  int64_t claim_idle_ms = 60'000;       // take over other consumers' entries idle this long
-  int64_t claim_interval_ms = 10'000;   // how often to look for them
-  int64_t delete_idle_ms = 3'600'000;   // remove consumers idle this long with nothing pending
+  int64_t claim_idle_ms = 60'000;     // take over other consumers' entries idle this long
+  int64_t claim_interval_ms = 10'000; // how often to look for them
+  int64_t delete_idle_ms = 3'600'000; // remove consumers idle this long with nothing pending
 };
 
 struct BatchConfig {
@@ -63,15 +63,15 @@ struct ProjectionsConfig {
 struct RetryConfig {
   int64_t initial_ms = 100;
   int64_t max_ms = 30000;
-  int64_t max_elapsed_ms = 0; // give up (exit 1, entries stay pending) after this long; 0: never
+  int64_t max_elapsed_ms = 0;   // give up (exit 1, entries stay pending) after this long; 0: never
   int64_t breaker_failures = 5; // consecutive failed writes that open the circuit breaker
 };
 
 struct DeadLetterConfig {
-  int64_t max_deliveries = 5;       // dead-letter an entry delivered more often than this
-  bool stream_copy = false;         // also XADD a copy to <stream><stream_suffix>
+  int64_t max_deliveries = 5; // dead-letter an entry delivered more often than this
+  bool stream_copy = false;   // also XADD a copy to <stream><stream_suffix>
   std::string stream_suffix = ":dlq";
-  int64_t stream_maxlen = 100'000;  // approximate MAXLEN of the copy stream; 0: no trimming
+  int64_t stream_maxlen = 100'000; // approximate MAXLEN of the copy stream; 0: no trimming
 };
 
 struct ShutdownConfig {

@@ -13,6 +13,7 @@ struct EntryId {
   uint64_t ms = 0;
   uint64_t seq = 0;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy misreads the synthesized comparisons
   auto operator<=>(const EntryId&) const = default;
 
   // Parses the canonical "<ms>-<seq>" form Redis returns. Anything else (no dash, empty parts,

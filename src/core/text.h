@@ -39,14 +39,13 @@ inline bool parseDurationSeconds(std::string_view text, int64_t& seconds) {
     unit = 86400;
     break;
   case 'w':
-    unit = 7 * 86400;
+    unit = int64_t{7} * 86400;
     break;
   default:
     return false;
   }
   int64_t n = 0;
-  if (!parseInteger(text.substr(0, text.size() - 1), n) || n <= 0 ||
-      n > INT64_MAX / unit / 1000) {
+  if (!parseInteger(text.substr(0, text.size() - 1), n) || n <= 0 || n > INT64_MAX / unit / 1000) {
     return false;
   }
   seconds = n * unit;

@@ -123,8 +123,7 @@ bool parseFieldsJson(std::string_view json, std::vector<std::string>& out) {
   }
   for (simdjson::dom::element pair : pairs) {
     simdjson::dom::array items;
-    if (pair.get_array().get(items) != simdjson::SUCCESS || items.size() < 1 ||
-        items.size() > 2) {
+    if (pair.get_array().get(items) != simdjson::SUCCESS || items.size() < 1 || items.size() > 2) {
       return false;
     }
     for (simdjson::dom::element item : items) {

@@ -9,8 +9,8 @@ bool Intake::add(Batch& batch, const RawEntry& entry) {
   if (entry.deliveries > max_deliveries_) {
     // Checked before decoding: an entry that crashes auditq while being decoded or written
     // must stop coming back, whatever it holds.
-    detail_ = fmt::format("delivered {} times (dead_letter.max_deliveries is {})",
-                          entry.deliveries, max_deliveries_);
+    detail_ = fmt::format("delivered {} times (dead_letter.max_deliveries is {})", entry.deliveries,
+                          max_deliveries_);
     batch.addDeadLetter(entry, DecodeError{core::ReasonCode::MaxDeliveries, "", detail_});
     return false;
   }

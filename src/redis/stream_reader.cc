@@ -153,16 +153,18 @@ void StreamReader::read(size_t count, std::chrono::milliseconds block, EntryVisi
     // pending list, which the XREADGROUP right behind it then reads (and counts once more).
     const std::string& cursor = pending_cursor_[draining];
     arg_storage_.push_back(cursor == "0" ? std::string("-") : "(" + cursor);
-    std::string_view pending_args[] = {"XPENDING",        consumer_.streams[draining],
-                                       consumer_.group,   arg_storage_[2],
-                                       "+",               arg_storage_[0],
+    std::string_view pending_args[] = {"XPENDING",
+                                       consumer_.streams[draining],
+                                       consumer_.group,
+                                       arg_storage_[2],
+                                       "+",
+                                       arg_storage_[0],
                                        consumer_name_};
-    reader_->command(pending_args, commandTimeout(),
-                     [this](redisReply* reply, std::string_view) {
-                       if (reply != nullptr) {
-                         rememberCounts(reply, 1);
-                       }
-                     });
+    reader_->command(pending_args, commandTimeout(), [this](redisReply* reply, std::string_view) {
+      if (reply != nullptr) {
+        rememberCounts(reply, 1);
+      }
+    });
   }
   const auto timeout = (live ? block : std::chrono::milliseconds(0)) +
                        std::chrono::milliseconds(redis_.command_timeout_ms);
@@ -312,9 +314,9 @@ void StreamReader::readClaimed(size_t index, size_t count, std::chrono::millisec
   arg_storage_.clear();
   arg_storage_.push_back(std::to_string(consumer_.claim_idle_ms));
   arg_storage_.push_back(std::to_string(std::max<size_t>(1, count)));
-  std::string_view args[] = {"XAUTOCLAIM",        stream,       consumer_.group,
-                             consumer_name_,      arg_storage_[0], claim_cursor_[index],
-                             "COUNT",             arg_storage_[1]};
+  std::string_view args[] = {"XAUTOCLAIM",   stream,          consumer_.group,
+                             consumer_name_, arg_storage_[0], claim_cursor_[index],
+                             "COUNT",        arg_storage_[1]};
   reader_->command(args, commandTimeout(),
                    [this, index, count, block, visit = std::move(visit),
                     done = std::move(done)](redisReply* reply, std::string_view error) mutable {
@@ -376,8 +378,8 @@ void StreamReader::visitClaimed(size_t index, EntryVisitor visit,
   const std::string first(claimed_entries_.get(0, scratch).id);
   const std::string last(claimed_entries_.get(claimed_entries_.size() - 1, scratch).id);
   const std::string n = std::to_string(claimed_entries_.size() * 2);
-  std::string_view args[] = {"XPENDING", consumer_.streams[index], consumer_.group, first, last,
-                             n,          consumer_name_};
+  std::string_view args[] = {
+      "XPENDING", consumer_.streams[index], consumer_.group, first, last, n, consumer_name_};
   reader_->command(args, commandTimeout(),
                    [this, index, visit = std::move(visit),
                     done = std::move(done)](redisReply* reply, std::string_view error) {
@@ -421,22 +423,21 @@ return deleted)";
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   const std::string idle = std::to_string(consumer_.delete_idle_ms);
   for (const auto& stream : consumer_.streams) {
-    std::string_view args[] = {"EVAL", kScript, "1", stream, consumer_.group, idle,
-                               consumer_name_};
-    control_->command(args, commandTimeout(),
-                      [remaining, total, first_error, shared_done](redisReply* reply,
-                                                                   std::string_view error) {
-                        if (reply == nullptr) {
-                          *first_error = error;
-                        } else if (reply->type == REDIS_REPLY_INTEGER) {
-                          *total += reply->integer;
-                        } else if (reply->type == REDIS_REPLY_ERROR) {
-                          *first_error = text(reply);
-                        }
-                        if (--*remaining == 0) {
-                          (*shared_done)(*total, *first_error);
-                        }
-                      });
+    std::string_view args[] = {"EVAL", kScript, "1", stream, consumer_.group, idle, consumer_name_};
+    control_->command(
+        args, commandTimeout(),
+        [remaining, total, first_error, shared_done](redisReply* reply, std::string_view error) {
+          if (reply == nullptr) {
+            *first_error = error;
+          } else if (reply->type == REDIS_REPLY_INTEGER) {
+            *total += reply->integer;
+          } else if (reply->type == REDIS_REPLY_ERROR) {
+            *first_error = text(reply);
+          }
+          if (--*remaining == 0) {
+            (*shared_done)(*total, *first_error);
+          }
+        });
   }
 }
 
@@ -478,16 +479,15 @@ void StreamReader::copyDeadLetters(const pipeline::Batch& batch,
     args_.push_back("auditq_source_id");
     args_.push_back(e.id);
     ++*remaining;
-    control_->command(args_, commandTimeout(),
-                      [first_error, finish](redisReply* reply, std::string_view error) {
-                        if (reply == nullptr && first_error->empty()) {
-                          *first_error = error;
-                        } else if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
-                                   first_error->empty()) {
-                          *first_error = text(reply);
-                        }
-                        finish();
-                      });
+    control_->command(
+        args_, commandTimeout(), [first_error, finish](redisReply* reply, std::string_view error) {
+          if (reply == nullptr && first_error->empty()) {
+            *first_error = error;
+          } else if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && first_error->empty()) {
+            *first_error = text(reply);
+          }
+          finish();
+        });
   }
   finish();
 }

@@ -28,7 +28,7 @@ struct EntryView {
   std::string_view stream;
   std::string_view id;
   std::span<const std::string_view> fields; // name, value, name, value, ...
-  int64_t deliveries = 1; // times Redis has delivered it, this delivery included
+  int64_t deliveries = 1;                   // times Redis has delivered it, this delivery included
 };
 
 class StreamReader {

@@ -26,8 +26,9 @@ protected:
   // Reads pending entries as `consumer` `times` times, leaving their delivery count at `times`.
   void deliver(const std::string& consumer, int times) {
     for (int i = 0; i < times; ++i) {
-      std::vector<std::string_view> args = {"XREADGROUP", "GROUP", group_,   consumer, "COUNT",
-                                            "1000",       "STREAMS", stream_, i == 0 ? ">" : "0"};
+      std::vector<std::string_view> args = {"XREADGROUP", "GROUP", group_,
+                                            consumer,     "COUNT", "1000",
+                                            "STREAMS",    stream_, i == 0 ? ">" : "0"};
       ASSERT_EQ(redis_->command(args)->type, REDIS_REPLY_ARRAY);
     }
   }
@@ -176,8 +177,8 @@ TEST_F(Failures, IdleConsumersWithNothingPendingAreRemovedOthersNever) {
   }
   xadd(entryWithState(newUuid(), 1));
   deliver("holder", 1); // holds one pending entry; never claimed (claim_idle_ms is 60 s)
-  auto daemon = startDaemon({{"AUDITQ_CONSUMER_DELETE_IDLE_MS", "300"},
-                             {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "100"}});
+  auto daemon = startDaemon(
+      {{"AUDITQ_CONSUMER_DELETE_IDLE_MS", "300"}, {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "100"}});
   ASSERT_TRUE(waitFor([&] { return !has(consumers(), "ghost"); }, 10s)) << daemon->stderrText();
   std::this_thread::sleep_for(600ms); // several more passes
   const auto left = consumers();
@@ -205,10 +206,9 @@ TEST_F(Failures, DeadLettersAreCopiedToTheDlqStreamWhenAskedTo) {
   for (size_t i = 0; i < fields->elements; ++i) {
     got.emplace_back(fields->element[i]->str, fields->element[i]->len);
   }
-  const std::vector<std::string> want = {"type",          "session_updated", "session_id",
-                                         "not-a-uuid",    "ts",              "1",
-                                         "auditq_reason", "bad_uuid",        "auditq_source_id",
-                                         bad};
+  const std::vector<std::string> want = {
+      "type", "session_updated", "session_id", "not-a-uuid",       "ts",
+      "1",    "auditq_reason",   "bad_uuid",   "auditq_source_id", bad};
   EXPECT_EQ(got, want);
 }
 
@@ -252,9 +252,9 @@ TEST_F(Dlq, ListsWithFiltersAsATableOrJson) {
   EXPECT_NE(json.out.find(R"(["junk", {"base64": "//4="}])"), std::string::npos) << json.out;
   EXPECT_NE(json.out.find(R"("replayed_at":null)"), std::string::npos) << json.out;
   // One object per line that PostgreSQL itself accepts as JSON.
-  EXPECT_EQ(db_.scalar("SELECT jsonb_typeof('" + json.out.substr(0, json.out.size() - 1) +
-                       "'::jsonb)"),
-            "object");
+  EXPECT_EQ(
+      db_.scalar("SELECT jsonb_typeof('" + json.out.substr(0, json.out.size() - 1) + "'::jsonb)"),
+      "object");
 
   auto unknown = dlq({"list", "--reason", "nope"});
   EXPECT_EQ(unknown.exit_code, 2);
@@ -294,8 +294,7 @@ TEST_F(Dlq, ReplayRequeuesLettersOnceTheCauseIsFixed) {
   auto again = dlq({"replay", "--all"});
   EXPECT_NE(again.out.find("replayed 0 dead letter(s)"), std::string::npos) << again.out;
   auto by_id = dlq({"replay", "--id", first});
-  EXPECT_NE(by_id.out.find("skipped (already replayed): " + first), std::string::npos)
-      << by_id.out;
+  EXPECT_NE(by_id.out.find("skipped (already replayed): " + first), std::string::npos) << by_id.out;
   auto missing = dlq({"replay", "--id", "987654321"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("no such dead letter: 987654321"), std::string::npos);

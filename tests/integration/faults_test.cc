@@ -126,8 +126,8 @@ protected:
     const long long dead = deadLetters();
     std::cout << fmt::format("FIGURES {}: kills={} entries={} (producer counted {}) committed={} "
                              "dead_lettered={} lost={} duplicated={} pending={}\n",
-                             label, kills, n, produced, distinct, dead, n - distinct - dead, ev - distinct,
-                             pending());
+                             label, kills, n, produced, distinct, dead, n - distinct - dead,
+                             ev - distinct, pending());
     EXPECT_EQ(ev, distinct) << "duplicates in sync_events";
     EXPECT_EQ(distinct + dead, n) << "lost entries";
     EXPECT_EQ(inBoth(), 0) << "an entry both committed and dead-lettered";
@@ -146,8 +146,7 @@ TEST_F(Faults, PostgresStoppedImmediatelyMidStreamAndStartedAgain) {
   EXPECT_TRUE(daemon->running()) << daemon->stderrText();
   stack({"start-pg"});
   producer.join();
-  ASSERT_TRUE(waitFor([&] { return settled(); }, 120s))
-      << daemon->stderrText();
+  ASSERT_TRUE(waitFor([&] { return settled(); }, 120s)) << daemon->stderrText();
   stopDaemon(*daemon);
   expectExactlyOnce(n, "postgres_stop_immediate");
   EXPECT_EQ(deadLetters(), 0);
@@ -172,8 +171,7 @@ TEST_F(Faults, AuditqsConnectionsTerminatedByPostgres) {
     std::this_thread::sleep_for(300ms);
   }
   producer.join();
-  ASSERT_TRUE(waitFor([&] { return settled(); }, 120s))
-      << daemon->stderrText();
+  ASSERT_TRUE(waitFor([&] { return settled(); }, 120s)) << daemon->stderrText();
   stopDaemon(*daemon);
   EXPECT_GE(terminated, 3);
   expectExactlyOnce(n, "pg_terminate_backend");
@@ -192,8 +190,7 @@ TEST_F(Faults, RedisRestartedWithAppendOnlyFile) {
   stack({"start-redis"});
   producer.join();
   reconnectRedis();
-  ASSERT_TRUE(waitFor([&] { return settled(); }, 120s))
-      << daemon->stderrText();
+  ASSERT_TRUE(waitFor([&] { return settled(); }, 120s)) << daemon->stderrText();
   stopDaemon(*daemon);
   expectExactlyOnce(n, "redis_restart_aof");
   EXPECT_EQ(deadLetters(), 0);
@@ -221,8 +218,7 @@ TEST_F(Faults, SigkilledAtRandomPointsAndRestarted) {
   producer.join();
   const long long before_final = events();
   auto daemon = startDaemon();
-  ASSERT_TRUE(waitFor([&] { return settled(); }, 300s))
-      << daemon->stderrText();
+  ASSERT_TRUE(waitFor([&] { return settled(); }, 300s)) << daemon->stderrText();
   stopDaemon(*daemon);
   EXPECT_LT(before_final, n) << "the kills happened while there was work in flight";
   expectExactlyOnce(n, "sigkill_loop", kills);
@@ -233,8 +229,8 @@ TEST_F(Faults, MalformedEntriesInterleavedWithValidOnes) {
   const std::string s = newUuid();
   const std::string other = newUuid();
   auto base = [&](std::vector<std::string> extra = {}) {
-    std::vector<std::string> f = {"type", "session_updated", "session_id", newUuid(), "ts",
-                                  "1714557600000"};
+    std::vector<std::string> f = {"type", "session_updated", "session_id", newUuid(),
+                                  "ts",   "1714557600000"};
     f.insert(f.end(), extra.begin(), extra.end());
     return f;
   };
@@ -267,8 +263,18 @@ TEST_F(Faults, MalformedEntriesInterleavedWithValidOnes) {
       {"missing_field", with("type", "")},
       {"missing_field", with("session_id", "")},
       {"missing_field", {"unrelated", "field"}},
-      {"duplicate_field", [&] { auto f = base(); f.insert(f.end(), {"type", "x"}); return f; }()},
-      {"duplicate_field", [&] { auto f = base(); f.insert(f.end(), {"ts", "1"}); return f; }()},
+      {"duplicate_field",
+       [&] {
+         auto f = base();
+         f.insert(f.end(), {"type", "x"});
+         return f;
+       }()},
+      {"duplicate_field",
+       [&] {
+         auto f = base();
+         f.insert(f.end(), {"ts", "1"});
+         return f;
+       }()},
       {"bad_event_type", with("type", "SessionUpdated")},
       {"bad_event_type", with("type", "1session")},
       {"bad_event_type", with("type", std::string(51, 'a'))},
@@ -299,8 +305,8 @@ TEST_F(Faults, MalformedEntriesInterleavedWithValidOnes) {
       {"bad_state", with("state", R"({"sync_mode":"global","status":"flying"})")},
       {"too_large", with("metadata", "{\"pad\":\"" + std::string(5000, 'x') + "\"}")},
   };
-  auto daemon = startDaemon({{"AUDITQ_DECODE_STRICT_TYPES", "true"},
-                             {"AUDITQ_DECODE_MAX_ENTRY_BYTES", "4096"}});
+  auto daemon = startDaemon(
+      {{"AUDITQ_DECODE_STRICT_TYPES", "true"}, {"AUDITQ_DECODE_MAX_ENTRY_BYTES", "4096"}});
   std::map<std::string, std::string> expected; // entry id -> reason
   int valid = 0;
   for (const auto& [reason, fields] : corpus) {

@@ -238,7 +238,7 @@ TEST_F(Pipeline, SighupAppliesAValidFileAndRefusesAnInvalidOne) {
   })) << daemon->stderrText();
   EXPECT_TRUE(daemon->running());
   std::ofstream(path) << "log:\n  level: debug\nbatch:\n  max_entries: 2\n"
-                          "decode:\n  strict_types: true\n";
+                         "decode:\n  strict_types: true\n";
   daemon->signal(SIGHUP);
   ASSERT_TRUE(waitFor([&] {
     return daemon->stderrText().find("config_reloaded log_level=debug") != std::string::npos;

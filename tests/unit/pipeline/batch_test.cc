@@ -128,7 +128,8 @@ TEST_F(BatchTest, GroupsAckIdsByStreamInOrder) {
 
 TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
   std::vector<std::string_view> fields = {"type", "x", "session_id", "bad\tid\\"};
-  batch_.addDeadLetter(RawEntry{"s", "9-0", fields, 1}, DecodeError{core::ReasonCode::BadUuid, "session_id", "not a UUID"});
+  batch_.addDeadLetter(RawEntry{"s", "9-0", fields, 1},
+                       DecodeError{core::ReasonCode::BadUuid, "session_id", "not a UUID"});
   EXPECT_EQ(batch_.entries(), 1u);
   EXPECT_EQ(batch_.deadLetters(), 1u);
   EXPECT_EQ(batch_.events(), 0u);
@@ -140,12 +141,15 @@ TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
 
 TEST_F(BatchTest, RemembersItsFirstDeadLetterForTheLogLine) {
   std::vector<std::string_view> fields = {"type", "x"};
-  batch_.addDeadLetter(RawEntry{"s", "9-0", fields, 1}, DecodeError{core::ReasonCode::MissingField, "ts", ""});
-  batch_.addDeadLetter(RawEntry{"s", "9-1", fields, 1}, DecodeError{core::ReasonCode::BadUuid, "", ""});
+  batch_.addDeadLetter(RawEntry{"s", "9-0", fields, 1},
+                       DecodeError{core::ReasonCode::MissingField, "ts", ""});
+  batch_.addDeadLetter(RawEntry{"s", "9-1", fields, 1},
+                       DecodeError{core::ReasonCode::BadUuid, "", ""});
   EXPECT_EQ(batch_.firstDeadLetter().reason, core::ReasonCode::MissingField);
   EXPECT_EQ(batch_.firstDeadLetter().entry_id, "9-0");
   batch_.clear();
-  batch_.addDeadLetter(RawEntry{"t", "10-0", fields, 1}, DecodeError{core::ReasonCode::BadJson, "", ""});
+  batch_.addDeadLetter(RawEntry{"t", "10-0", fields, 1},
+                       DecodeError{core::ReasonCode::BadJson, "", ""});
   EXPECT_EQ(batch_.firstDeadLetter().reason, core::ReasonCode::BadJson);
   EXPECT_EQ(batch_.firstDeadLetter().stream, "t");
 }
@@ -242,9 +246,9 @@ TEST(FieldsJson, ParsesBackExactlyWhatWasStored) {
 
 TEST(FieldsJson, RefusesWhatIsNotPairs) {
   std::vector<std::string> out;
-  for (const char* bad : {"", "{}", "[1]", "[[1,2]]", "[[\"a\",\"b\",\"c\"]]", "[[]]",
-                          R"([["a",{"base64":"***"}]])", R"([["a",{"base64":"QQ="}]])",
-                          R"([["a",{"other":"QQ=="}]])", "[[\"a\""}) {
+  for (const char* bad :
+       {"", "{}", "[1]", "[[1,2]]", "[[\"a\",\"b\",\"c\"]]", "[[]]", R"([["a",{"base64":"***"}]])",
+        R"([["a",{"base64":"QQ="}]])", R"([["a",{"other":"QQ=="}]])", "[[\"a\""}) {
     EXPECT_FALSE(parseFieldsJson(bad, out)) << bad;
   }
 }

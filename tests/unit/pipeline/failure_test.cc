@@ -37,7 +37,9 @@ TEST(ClassifySqlstate, SchemaAndPermissionErrorsNeedAnOperator) {
 using Breaker = CircuitBreaker;
 using std::chrono::milliseconds;
 
-Breaker breaker(int64_t threshold) { return Breaker(threshold, Backoff(100, 1000, 7)); }
+Breaker breaker(int64_t threshold) {
+  return Breaker(threshold, Backoff(100, 1000, 7));
+}
 
 TEST(CircuitBreaker, StaysClosedBelowTheThreshold) {
   auto b = breaker(3);

@@ -29,9 +29,9 @@ protected:
 };
 
 TEST_F(IntakeTest, AValidEntryBecomesAnEventAndKeepsItsRawFields) {
-  EXPECT_TRUE(intake_.add(batch_, entry({"type", "session_started", "session_id", kSession, "ts",
-                                         "1714557601000"},
-                                        1, "1-0")));
+  EXPECT_TRUE(intake_.add(
+      batch_,
+      entry({"type", "session_started", "session_id", kSession, "ts", "1714557601000"}, 1, "1-0")));
   EXPECT_EQ(batch_.events(), 1u);
   ASSERT_EQ(batch_.raw().size(), 1u);
   std::vector<std::string_view> scratch;
@@ -44,7 +44,8 @@ TEST_F(IntakeTest, AValidEntryBecomesAnEventAndKeepsItsRawFields) {
 }
 
 TEST_F(IntakeTest, AMalformedEntryIsDeadLetteredWithItsReason) {
-  EXPECT_FALSE(intake_.add(batch_, entry({"type", "x", "session_id", "nope", "ts", "1"}, 1, "1-0")));
+  EXPECT_FALSE(
+      intake_.add(batch_, entry({"type", "x", "session_id", "nope", "ts", "1"}, 1, "1-0")));
   EXPECT_EQ(batch_.deadLetters(), 1u);
   EXPECT_EQ(batch_.deadLetterReason(0), core::ReasonCode::BadUuid);
 }
