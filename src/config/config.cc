@@ -53,6 +53,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
       r.fail("application_name", "may contain only letters, digits, '_', '.' and '-'");
     }
     r.integer("writers", c.postgres.writers, 1, 16);
+    r.integer("statement_timeout_ms", c.postgres.statement_timeout_ms, 0, kMaxTimeoutMs);
     r.finish();
   }
   {
@@ -242,6 +243,9 @@ std::string postgresConnectionString(const PostgresConfig& postgres) {
   if (!postgres.application_name.empty()) {
     add("application_name", postgres.application_name);
   }
+  add("keepalives_idle", "30");
+  add("keepalives_interval", "10");
+  add("keepalives_count", "3");
   if (postgres.require_tls) {
     add("sslmode", "require");
   }

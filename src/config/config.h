@@ -30,6 +30,7 @@ struct PostgresConfig {
   int64_t connect_timeout_ms = 5000;
   std::string application_name = "auditq";
   int64_t writers = 2; // parallel writer connections
+  int64_t statement_timeout_ms = 60'000; // a batch statement running longer is cancelled; 0: none
 };
 
 struct ConsumerConfig {
@@ -120,8 +121,9 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin, cons
 // ConfigError.
 Config loadConfig(const std::optional<std::string>& cli_path, const Environment& env);
 
-// The libpq connection string for `postgres`: the URL plus connect_timeout, application_name
-// and sslmode=require when require_tls is set and the URL sets no sslmode.
+// The libpq connection string for `postgres`: the URL plus connect_timeout, application_name,
+// TCP keepalives (a peer that vanished is noticed in about a minute, not hours) and
+// sslmode=require when require_tls is set; parameters the URL sets itself are left alone.
 std::string postgresConnectionString(const PostgresConfig& postgres);
 
 } // namespace auditq::config

@@ -5,6 +5,8 @@
 #include <array>
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 #include "pg/connection_impl.h"
 
@@ -183,6 +185,9 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
   impl_->conn.reset();
   try {
     auto conn = Connection::open(impl_->postgres);
+    // A statement stuck behind a lock or a hung server must fail (57014: transient, retried)
+    // rather than hold the batch, and its entries, forever.
+    conn->execute(fmt::format("SET statement_timeout = {}", impl_->postgres.statement_timeout_ms));
     conn->execute(kCreateStaging);
     // Prepared once per connection: planning these per batch costs more than small batches'
     // rows do.

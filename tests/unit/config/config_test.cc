@@ -174,10 +174,12 @@ TEST(Config, BuildsTheLibpqConnectionString) {
   pg.url = "postgresql://u@h:5432/db";
   pg.require_tls = true;
   EXPECT_EQ(postgresConnectionString(pg),
-            "postgresql://u@h:5432/db?connect_timeout=5&application_name=auditq&sslmode=require");
-  pg.url = "postgresql://u@h/db?sslmode=verify-full&connect_timeout=2";
+            "postgresql://u@h:5432/db?connect_timeout=5&application_name=auditq&keepalives_idle=30&"
+            "keepalives_interval=10&keepalives_count=3&sslmode=require");
+  pg.url = "postgresql://u@h/db?sslmode=verify-full&connect_timeout=2&keepalives_idle=5";
   EXPECT_EQ(postgresConnectionString(pg),
-            "postgresql://u@h/db?sslmode=verify-full&connect_timeout=2&application_name=auditq");
+            "postgresql://u@h/db?sslmode=verify-full&connect_timeout=2&keepalives_idle=5&"
+            "application_name=auditq&keepalives_interval=10&keepalives_count=3");
 }
 
 } // namespace
