@@ -13,15 +13,6 @@
 #include "core/log.h"
 
 namespace auditq::app {
-namespace {
-
-int notImplemented(std::string_view what) {
-  std::cerr << "auditq: " << what << " is not implemented yet\n";
-  return kExitFailure;
-}
-
-} // namespace
-
 int runCli(int argc, char** argv) {
   core::log::setup("info", core::log::Format::Text);
 
@@ -40,6 +31,12 @@ int runCli(int argc, char** argv) {
                  "else built-in defaults)");
   app.add_flag("--recover", recover, "Rebuild Redis session keys from PostgreSQL, then exit");
   app.add_flag("--dry-run", dry_run, "With --recover: report what would be written, write nothing");
+  RecoverOptions recover_options;
+  app.add_flag("--all", recover_options.all,
+               "With --recover: also sessions older than recover.max_age_seconds");
+  app.add_option("--session", recover_options.session, "With --recover: only this session id");
+  app.add_flag("--from-events", recover_options.from_events,
+               "With --recover: read the newest snapshots from sync_events, not sync_sessions");
 
   auto* run = app.add_subcommand("run", "Run the daemon in the foreground until SIGTERM/SIGINT");
   auto* recover_cmd = app.add_subcommand("recover", "Same as --recover");
@@ -104,8 +101,9 @@ int runCli(int argc, char** argv) {
   core::log::setup(cfg.log.level,
                    cfg.log.format == "json" ? core::log::Format::Json : core::log::Format::Text);
 
-  if (dry_run && !recover && !*recover_cmd) {
-    std::cerr << "auditq: --dry-run only applies to --recover\n";
+  if ((dry_run || recover_options.all || recover_options.session || recover_options.from_events) &&
+      !recover && !*recover_cmd) {
+    std::cerr << "auditq: --dry-run, --all, --session and --from-events only apply to --recover\n";
     return kExitUsage;
   }
   if (*check) {
@@ -123,7 +121,8 @@ int runCli(int argc, char** argv) {
     }
   }
   if (recover || *recover_cmd) {
-    return notImplemented("recover");
+    recover_options.dry_run = dry_run;
+    return app::recover(cfg, recover_options);
   }
   if (*dlq) {
     dlq_options.action = *dlq_replay  ? DlqAction::Replay

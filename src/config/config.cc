@@ -133,6 +133,24 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.finish();
   }
   {
+    auto r = section("recover");
+    r.string("key_template", c.recover.key_template);
+    if (c.recover.key_template.find("{session_id}") == std::string::npos) {
+      r.fail("key_template",
+             fmt::format("must contain {{session_id}}, got '{}'", c.recover.key_template));
+    }
+    r.integer("ttl_seconds", c.recover.ttl_seconds, 1, 365 * 86'400LL);
+    r.boolean("ttl_from_event", c.recover.ttl_from_event);
+    r.integer("max_age_seconds", c.recover.max_age_seconds, 0, 100 * 365 * 86'400LL);
+    r.boolean("include_terminal", c.recover.include_terminal);
+    r.string("version_field", c.recover.version_field);
+    if (c.recover.version_field.empty()) {
+      r.fail("version_field", "must not be empty");
+    }
+    r.integer("pipeline", c.recover.pipeline, 1, 100'000);
+    r.finish();
+  }
+  {
     auto r = section("shutdown");
     r.integer("timeout_ms", c.shutdown.timeout_ms, 0, kMaxTimeoutMs);
     r.finish();
@@ -146,8 +164,8 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 }
 
 const std::set<std::string, std::less<>> kSections = {
-    "redis",       "postgres", "consumer",    "batch",    "decode",
-    "projections", "retry",    "dead_letter", "shutdown", "log"};
+    "redis", "postgres",    "consumer", "batch",    "decode", "projections",
+    "retry", "dead_letter", "recover",  "shutdown", "log"};
 
 } // namespace
 

@@ -29,7 +29,7 @@ struct PostgresConfig {
   bool require_tls = false; // DATABASE_SSL=true sets it: sslmode=require unless the URL says more
   int64_t connect_timeout_ms = 5000;
   std::string application_name = "auditq";
-  int64_t writers = 2; // parallel writer connections
+  int64_t writers = 2;                   // parallel writer connections
   int64_t statement_timeout_ms = 60'000; // a batch statement running longer is cancelled; 0: none
 };
 
@@ -75,6 +75,16 @@ struct DeadLetterConfig {
   int64_t stream_maxlen = 100'000; // approximate MAXLEN of the copy stream; 0: no trimming
 };
 
+struct RecoverConfig {
+  std::string key_template = "session:{session_id}";
+  int64_t ttl_seconds = 3600;
+  bool ttl_from_event = false; // TTL = ttl_seconds minus the time since the snapshot's event
+  int64_t max_age_seconds = 0; // skip sessions whose last event is older; 0: ttl_seconds
+  bool include_terminal = false;
+  std::string version_field = "version"; // the state's JSON key compared before overwriting
+  int64_t pipeline = 1000;               // Redis commands in flight
+};
+
 struct ShutdownConfig {
   int64_t timeout_ms = 30000;
 };
@@ -100,6 +110,7 @@ struct Config {
   ProjectionsConfig projections;
   RetryConfig retry;
   DeadLetterConfig dead_letter;
+  RecoverConfig recover;
   ShutdownConfig shutdown;
   LogConfig log;
 

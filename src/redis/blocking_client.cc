@@ -63,4 +63,26 @@ Reply BlockingClient::command(const std::vector<std::string_view>& args) {
   return Reply(static_cast<redisReply*>(reply));
 }
 
+void BlockingClient::append(std::span<const std::string_view> args) {
+  argv_.clear();
+  lens_.clear();
+  for (auto a : args) {
+    argv_.push_back(a.data());
+    lens_.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv_.size()), argv_.data(),
+                             lens_.data()) != REDIS_OK) {
+    throw Error(fmt::format("Redis at {}: {}", endpoint_.display, ctx_->errstr));
+  }
+}
+
+Reply BlockingClient::reply() {
+  void* reply = nullptr;
+  if (redisGetReply(ctx_.get(), &reply) != REDIS_OK || reply == nullptr) {
+    throw Error(fmt::format("Redis at {}: {}", endpoint_.display,
+                            ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection lost"));
+  }
+  return Reply(static_cast<redisReply*>(reply));
+}
+
 } // namespace auditq::redis

@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,6 +36,11 @@ public:
   // a Redis error reply is returned as a reply of type REDIS_REPLY_ERROR, not thrown.
   Reply command(const std::vector<std::string_view>& args);
 
+  // Pipelining: append() queues a command in the output buffer (nothing is sent yet), reply()
+  // sends what is queued and returns the next reply in order. Throws Error like command().
+  void append(std::span<const std::string_view> args);
+  Reply reply();
+
   const Endpoint& endpoint() const { return endpoint_; }
 
 private:
@@ -45,6 +51,8 @@ private:
 
   Endpoint endpoint_;
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  std::vector<const char*> argv_; // reused by append()
+  std::vector<size_t> lens_;
 };
 
 } // namespace auditq::redis

@@ -214,16 +214,15 @@ TEST_F(Failures, DeadLettersAreCopiedToTheDlqStreamWhenAskedTo) {
 
 TEST_F(Failures, AStatementStuckBehindALockTimesOutAndIsRetried) {
   auto daemon = startDaemon({{"AUDITQ_POSTGRES_STATEMENT_TIMEOUT_MS", "300"}});
-  ASSERT_TRUE(waitFor([&] {
-    return daemon->stderrText().find("redis_connected") != std::string::npos;
-  }));
+  ASSERT_TRUE(
+      waitFor([&] { return daemon->stderrText().find("redis_connected") != std::string::npos; }));
   auto holder = db_.connect();
   auto lock = std::make_unique<pqxx::work>(*holder);
   lock->exec("LOCK TABLE sync_events IN ACCESS EXCLUSIVE MODE");
   xadd(entryWithState(newUuid(), 1));
-  ASSERT_TRUE(waitFor([&] {
-    return daemon->stderrText().find("sqlstate=57014") != std::string::npos;
-  }, 10s)) << daemon->stderrText();
+  ASSERT_TRUE(waitFor(
+      [&] { return daemon->stderrText().find("sqlstate=57014") != std::string::npos; }, 10s))
+      << daemon->stderrText();
   EXPECT_EQ(pending(), 1) << "never acknowledged while not committed";
   lock->commit(); // the lock goes away: the retry commits
   ASSERT_TRUE(waitFor([&] { return events() == 1 && pending() == 0; })) << daemon->stderrText();

@@ -1,8 +1,7 @@
 // Fault tests: real servers really stopped, connections really terminated, auditq really
-// killed. They run on a private throwaway stack (scripts/dev-stack with its own directory,
-// Redis with AOF), so stopping a server never disturbs the other test binaries running in
-// parallel. Each ends with the promise checked: every entry XADDed is in sync_events exactly
-// once or in the dead letters with its reason, and nothing is left pending.
+// killed, on a private stack (integration/private_stack.h). Each ends with the promise
+// checked: every entry XADDed is in sync_events exactly once or in the dead letters with its
+// reason, and nothing is left pending.
 #include <signal.h>
 #include <stdlib.h>
 
@@ -14,50 +13,17 @@
 #include <fmt/format.h>
 
 #include "integration/pipeline_support.h"
+#include "integration/private_stack.h"
 
 namespace auditq::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string g_stack_dir;
-
-std::map<std::string, std::string> stackEnv() {
-  return {{"AUDITQ_STACK_DIR", g_stack_dir},
-          {"AUDITQ_STACK_FAST", "1"},
-          {"AUDITQ_STACK_REDIS_AOF", "yes"}};
-}
-
-void stack(const std::vector<std::string>& args) {
-  std::vector<std::string> cmd = {std::string(AUDITQ_SOURCE_DIR) + "/scripts/dev-stack"};
-  cmd.insert(cmd.end(), args.begin(), args.end());
-  const auto r = runProcess(cmd, stackEnv(), 120s);
-  ASSERT_EQ(r.exit_code, 0) << "dev-stack " << args[0] << ": " << r.err;
-}
-
-std::string exportedValue(const std::string& env_text, const std::string& name) {
-  const auto at = env_text.find("export " + name + "=");
-  if (at == std::string::npos) {
-    return {};
-  }
-  const auto begin = at + 8 + name.size();
-  return env_text.substr(begin, env_text.find('\n', begin) - begin);
-}
-
 class Faults : public PipelineFixture {
 protected:
-  static void SetUpTestSuite() {
-    char dir[] = "/tmp/auditq-faults-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    g_stack_dir = dir;
-    stack({"up"});
-    std::vector<std::string> cmd = {std::string(AUDITQ_SOURCE_DIR) + "/scripts/dev-stack", "env"};
-    const auto env = runProcess(cmd, stackEnv());
-    // The fixture's helpers (scratch databases, the Redis client) read these.
-    setenv("AUDITQ_TEST_PG_URL", exportedValue(env.out, "AUDITQ_TEST_PG_URL").c_str(), 1);
-    setenv("AUDITQ_TEST_REDIS_URL", exportedValue(env.out, "AUDITQ_TEST_REDIS_URL").c_str(), 1);
-  }
-  static void TearDownTestSuite() { stack({"down"}); }
+  static void SetUpTestSuite() { private_stack::start(); }
+  static void TearDownTestSuite() { private_stack::stop(); }
 
   long long events() const { return count("SELECT count(*) FROM sync_events"); }
   long long distinctEvents() const {
@@ -141,10 +107,10 @@ TEST_F(Faults, PostgresStoppedImmediatelyMidStreamAndStartedAgain) {
   std::atomic<int> produced{0};
   auto producer = produce(n, 100, produced);
   ASSERT_TRUE(waitFor([&] { return events() > 2000; }, 60s)) << daemon->stderrText();
-  stack({"stop-pg", "immediate"}); // a crash: no checkpoint, connections cut
+  private_stack::run({"stop-pg", "immediate"}); // a crash: no checkpoint, connections cut
   std::this_thread::sleep_for(3s);
   EXPECT_TRUE(daemon->running()) << daemon->stderrText();
-  stack({"start-pg"});
+  private_stack::run({"start-pg"});
   producer.join();
   ASSERT_TRUE(waitFor([&] { return settled(); }, 120s)) << daemon->stderrText();
   stopDaemon(*daemon);
@@ -184,10 +150,10 @@ TEST_F(Faults, RedisRestartedWithAppendOnlyFile) {
   std::atomic<int> produced{0};
   auto producer = produce(n, 50, produced);
   ASSERT_TRUE(waitFor([&] { return events() > 1000; }, 60s)) << daemon->stderrText();
-  stack({"stop-redis"});
+  private_stack::run({"stop-redis"});
   std::this_thread::sleep_for(1500ms);
   EXPECT_TRUE(daemon->running()) << daemon->stderrText();
-  stack({"start-redis"});
+  private_stack::run({"start-redis"});
   producer.join();
   reconnectRedis();
   ASSERT_TRUE(waitFor([&] { return settled(); }, 120s)) << daemon->stderrText();

@@ -1,0 +1,118 @@
+// Recovery queries.
+#include "pg/recover_source.h"
+
+#include <fmt/format.h>
+
+#include "core/entry_id.h"
+#include "pg/connection_impl.h"
+
+namespace auditq::pg {
+namespace {
+
+// Columns: session_id, version, tombstoned, terminal, age in seconds, snapshot.
+constexpr const char* kFromSessions = R"(
+SELECT s.session_id::text, s.version,
+       s.deleted_at IS NOT NULL OR t.session_id IS NOT NULL,
+       coalesce(s.status IN ('completed', 'cancelled', 'expired'), false),
+       floor(extract(epoch FROM now() - coalesce(s.last_event_at, s.last_updated_at)))::bigint,
+       e.state_snapshot::text
+FROM sync_sessions s
+LEFT JOIN auditq_tombstones t ON t.session_id = s.session_id
+LEFT JOIN sync_events e ON e.stream = s.snapshot_stream AND e.entry_id = s.snapshot_entry_id
+{})";
+
+// The newest version wins; among equal versions the latest entry id (numerically).
+constexpr const char* kFromEvents = R"(
+SELECT DISTINCT ON (e.session_id) e.session_id::text, e.version,
+       EXISTS (SELECT 1 FROM auditq_tombstones t WHERE t.session_id = e.session_id),
+       coalesce(e.state_snapshot->>'status' IN ('completed', 'cancelled', 'expired'), false),
+       floor(extract(epoch FROM now() - e."timestamp"))::bigint,
+       e.state_snapshot::text
+FROM sync_events e
+WHERE e.state_snapshot IS NOT NULL {}
+ORDER BY e.session_id, e.version DESC NULLS LAST,
+         split_part(e.entry_id, '-', 1)::bigint DESC, split_part(e.entry_id, '-', 2)::bigint DESC)";
+
+} // namespace
+
+void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
+                           const std::optional<std::string>& session_id, int64_t fetch_rows,
+                           const std::function<void(const pipeline::SnapshotRow&)>& visit) {
+  mapErrors([&] {
+    auto& c = conn.impl().conn;
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
+    std::string filter;
+    if (session_id) {
+      // The caller validated it as a UUID; escaped all the same.
+      filter = fmt::format("{} {}.session_id = '{}'::uuid",
+                           source == SnapshotSource::Sessions ? "WHERE" : "AND",
+                           source == SnapshotSource::Sessions ? "s" : "e", tx.esc(*session_id));
+    }
+    const std::string query =
+        fmt::format(fmt::runtime(source == SnapshotSource::Sessions ? kFromSessions : kFromEvents),
+                    filter);
+    tx.exec(fmt::format("DECLARE auditq_recover NO SCROLL CURSOR FOR {}", query));
+    const std::string fetch = fmt::format("FETCH FORWARD {} FROM auditq_recover", fetch_rows);
+    for (;;) {
+      const pqxx::result rows = tx.exec(fetch);
+      for (const auto& r : rows) {
+        pipeline::SnapshotRow row;
+        row.session_id = std::string_view(r[0].c_str(), r[0].size());
+        if (!r[1].is_null()) {
+          row.version = r[1].as<int64_t>();
+        }
+        row.tombstoned = r[2].as<bool>();
+        row.terminal = r[3].as<bool>();
+        row.age_seconds = r[4].is_null() ? 0 : r[4].as<int64_t>();
+        if (!r[5].is_null()) {
+          row.snapshot = std::string_view(r[5].c_str(), r[5].size());
+        }
+        visit(row);
+      }
+      if (rows.size() < static_cast<size_t>(fetch_rows)) {
+        break;
+      }
+    }
+    tx.commit();
+  });
+}
+
+std::vector<std::pair<std::string, std::string>>
+newestEntryIds(Connection& conn, const std::vector<std::string>& streams) {
+  return mapErrors([&] {
+    pqxx::work tx(conn.impl().conn);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& stream : streams) {
+      // The unique (stream, entry_id) index gives the textual maximum at once; ids whose
+      // millisecond part has that many digits (every id Redis made since 2001) order by it,
+      // and the ones sharing its millisecond are compared numerically here.
+      const auto top = tx.exec_params(
+          "SELECT entry_id FROM sync_events WHERE stream = $1 ORDER BY entry_id DESC LIMIT 1",
+          stream);
+      if (top.empty()) {
+        out.emplace_back(stream, "");
+        continue;
+      }
+      const std::string text = top[0][0].as<std::string>();
+      // [ms-, ms.) holds exactly the ids "<ms>-<seq>" ('.' follows '-' in ASCII).
+      std::string from(text, 0, text.find('-'));
+      std::string to = from;
+      from.push_back('-');
+      to.push_back('.');
+      const auto same_ms = tx.exec_params("SELECT entry_id FROM sync_events WHERE stream = $1 "
+                                          "AND entry_id >= $2 AND entry_id < $3",
+                                          stream, from, to);
+      core::EntryId best{};
+      for (const auto& r : same_ms) {
+        if (auto id = core::EntryId::parse(r[0].c_str()); id && *id > best) {
+          best = *id;
+        }
+      }
+      out.emplace_back(stream, best.toString());
+    }
+    tx.commit();
+    return out;
+  });
+}
+
+} // namespace auditq::pg

@@ -1,0 +1,34 @@
+// The newest snapshot of every session, streamed from PostgreSQL through a server-side cursor
+// (memory stays bounded whatever the number of sessions), for `auditq --recover`.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pg/connection.h"
+#include "pipeline/recover_plan.h"
+
+namespace auditq::pg {
+
+enum class SnapshotSource {
+  // sync_sessions keeps the reference (stream, entry id) of its newest snapshot: one indexed
+  // lookup per session. Needs projections.sessions.
+  Sessions,
+  // Without the projection: the newest-version event with a state per session, in one sorted
+  // pass over sync_events (DISTINCT ON).
+  Events,
+};
+
+// Calls `visit` for each session (or only `session_id`), in one REPEATABLE READ snapshot.
+void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
+                           const std::optional<std::string>& session_id, int64_t fetch_rows,
+                           const std::function<void(const pipeline::SnapshotRow&)>& visit);
+
+// For each stream, the newest entry id recorded in sync_events (empty when none).
+std::vector<std::pair<std::string, std::string>>
+newestEntryIds(Connection& conn, const std::vector<std::string>& streams);
+
+} // namespace auditq::pg

@@ -1,0 +1,62 @@
+// Recovery decisions.
+#include "pipeline/recover_plan.h"
+
+namespace auditq::pipeline {
+
+std::string_view verdictName(RecoverVerdict v) {
+  switch (v) {
+  case RecoverVerdict::Restore:
+    return "restore";
+  case RecoverVerdict::Tombstoned:
+    return "tombstoned";
+  case RecoverVerdict::NoSnapshot:
+    return "no_snapshot";
+  case RecoverVerdict::Terminal:
+    return "terminal";
+  case RecoverVerdict::TooOld:
+    return "too_old";
+  }
+  return "unknown";
+}
+
+RecoverVerdict judge(const SnapshotRow& row, const RecoverRules& rules) {
+  if (row.tombstoned) {
+    return RecoverVerdict::Tombstoned; // deleted sessions never come back, whatever the flags
+  }
+  if (!row.snapshot) {
+    return RecoverVerdict::NoSnapshot;
+  }
+  if (row.terminal && !rules.include_terminal) {
+    return RecoverVerdict::Terminal;
+  }
+  if (!rules.all && row.age_seconds > rules.max_age_seconds) {
+    return RecoverVerdict::TooOld;
+  }
+  if (!rules.all && rules.ttl_from_event && row.age_seconds >= rules.ttl_seconds) {
+    return RecoverVerdict::TooOld; // no TTL left: it would expire at once
+  }
+  return RecoverVerdict::Restore;
+}
+
+int64_t ttlFor(const SnapshotRow& row, const RecoverRules& rules) {
+  if (!rules.ttl_from_event) {
+    return rules.ttl_seconds;
+  }
+  const int64_t left = rules.ttl_seconds - std::max<int64_t>(row.age_seconds, 0);
+  return left >= 1 ? left : rules.ttl_seconds;
+}
+
+void renderKey(std::string& out, std::string_view key_template, std::string_view session_id) {
+  static constexpr std::string_view kPlaceholder = "{session_id}";
+  out.clear();
+  size_t pos = 0;
+  for (size_t at = key_template.find(kPlaceholder); at != std::string_view::npos;
+       at = key_template.find(kPlaceholder, pos)) {
+    out.append(key_template.substr(pos, at - pos));
+    out.append(session_id);
+    pos = at + kPlaceholder.size();
+  }
+  out.append(key_template.substr(pos));
+}
+
+} // namespace auditq::pipeline
