@@ -2,9 +2,15 @@
 // snapshots in PostgreSQL, never overwriting a newer state, then recreate the consumer groups.
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <iostream>
-#include <map>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -36,13 +42,16 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1)";
 
+// Counts. restored, newer_in_redis and errors are written by the Redis writer thread while the
+// reader shows progress; first_error is read only after the writer has finished.
 struct Tally {
-  std::map<pipeline::RecoverVerdict, int64_t> skipped;
-  int64_t restored = 0;
-  int64_t newer_in_redis = 0;
-  int64_t errors = 0;
-  int64_t seen = 0;
-  std::string first_error;
+  std::array<std::atomic<int64_t>, 5> skipped{}; // by RecoverVerdict
+  std::atomic<int64_t> restored{0};
+  std::atomic<int64_t> newer_in_redis{0};
+  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> seen{0};
+  std::mutex mu;
+  std::string first_error; // guarded by mu
 };
 
 // Progress at most four times a second on a terminal; a log line every 5 s otherwise.
@@ -57,14 +66,15 @@ public:
     }
     next_ = now + (tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000));
     const double secs = std::chrono::duration<double>(now - start_).count();
-    const double rate = secs > 0 ? static_cast<double>(t.seen) / secs : 0;
+    const double rate = secs > 0 ? static_cast<double>(t.seen.load()) / secs : 0;
     if (tty_) {
-      std::cerr << fmt::format("\rrecover: {} sessions read, {} {}, {:.0f}/s   ", t.seen,
-                               t.restored, dry_run_ ? "to restore" : "restored", rate)
+      std::cerr << fmt::format("\rrecover: {} sessions read, {} {}, {:.0f}/s   ", t.seen.load(),
+                               t.restored.load(), dry_run_ ? "to restore" : "restored", rate)
                 << (final ? "\n" : "") << std::flush;
     } else if (!final) {
-      core::log::info("recover_progress",
-                      {{"sessions_read", t.seen}, {"restored", t.restored}, {"per_second", rate}});
+      core::log::info("recover_progress", {{"sessions_read", t.seen.load()},
+                                           {"restored", t.restored.load()},
+                                           {"per_second", rate}});
     }
   }
   double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
@@ -93,8 +103,8 @@ public:
              int64_t ttl) {
     version_text_ = version ? std::to_string(*version) : std::string();
     ttl_text_ = std::to_string(ttl);
-    const std::string_view args[] = {"EVALSHA", sha_,          "1",       key, json, version_text_,
-                                     ttl_text_, cfg_.version_field};
+    const std::string_view args[] = {"EVALSHA", sha_,          "1",       key,
+                                     json,      version_text_, ttl_text_, cfg_.version_field};
     redis_.append(args); // copied into the output buffer: the views may go now
     if (++in_flight_ >= static_cast<size_t>(cfg_.pipeline)) {
       drain();
@@ -108,6 +118,7 @@ public:
         (reply->integer == 1 ? tally_.restored : tally_.newer_in_redis)++;
       } else {
         ++tally_.errors;
+        std::lock_guard lock(tally_.mu);
         if (tally_.first_error.empty()) {
           tally_.first_error = reply->type == REDIS_REPLY_ERROR
                                    ? std::string(reply->str, reply->len)
@@ -127,10 +138,144 @@ private:
   size_t in_flight_ = 0;
 };
 
+// The keys to restore, handed from the PostgreSQL reader to the Redis writer in chunks of
+// recover.pipeline rows. Three chunks rotate between the two threads, so memory stays bounded
+// and PostgreSQL and Redis work at the same time instead of taking turns.
+struct Chunk {
+  struct Item {
+    size_t key_end;
+    size_t json_end;
+    std::optional<int64_t> version;
+    int64_t ttl;
+  };
+  std::string text; // key, json, key, json, ...
+  std::vector<Item> items;
+  void clear() {
+    text.clear();
+    items.clear();
+  }
+  void add(std::string_view key, std::string_view json, std::optional<int64_t> version,
+           int64_t ttl) {
+    text.append(key);
+    const size_t key_end = text.size();
+    text.append(json);
+    items.push_back({key_end, text.size(), version, ttl});
+  }
+};
+
+class BackgroundWriter {
+public:
+  BackgroundWriter(redis::BlockingClient& redis, const config::RecoverConfig& cfg, Tally& tally)
+      : writer_(redis, cfg, tally), chunk_rows_(static_cast<size_t>(cfg.pipeline)) {
+    for (auto& c : chunks_) {
+      free_.push_back(&c);
+    }
+    current_ = take(free_);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~BackgroundWriter() { finish(); }
+
+  // Rethrows the writer's Redis error, if any.
+  void add(std::string_view key, std::string_view json, std::optional<int64_t> version,
+           int64_t ttl) {
+    current_->add(key, json, version, ttl);
+    if (current_->items.size() >= chunk_rows_) {
+      hand(current_);
+      current_ = take(free_);
+    }
+  }
+
+  // Writes what is left and waits for every reply; rethrows the writer's error.
+  void finish() {
+    if (!thread_.joinable()) {
+      return;
+    }
+    hand(current_);
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (error_) {
+      std::rethrow_exception(error_);
+    }
+  }
+
+private:
+  void hand(Chunk* c) {
+    {
+      std::lock_guard lock(mu_);
+      full_.push_back(c);
+    }
+    cv_.notify_all();
+  }
+  Chunk* take(std::deque<Chunk*>& from) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !from.empty() || error_; });
+    if (error_) {
+      auto e = error_;
+      error_ = nullptr; // reported once, here
+      lock.unlock();
+      std::rethrow_exception(e);
+    }
+    Chunk* c = from.front();
+    from.pop_front();
+    return c;
+  }
+  void loop() {
+    try {
+      for (;;) {
+        Chunk* c = nullptr;
+        {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [&] { return !full_.empty() || done_; });
+          if (full_.empty()) {
+            break;
+          }
+          c = full_.front();
+          full_.pop_front();
+        }
+        size_t begin = 0;
+        for (const auto& item : c->items) {
+          const std::string_view text(c->text);
+          writer_.write(text.substr(begin, item.key_end - begin),
+                        text.substr(item.key_end, item.json_end - item.key_end), item.version,
+                        item.ttl);
+          begin = item.json_end;
+        }
+        c->clear();
+        {
+          std::lock_guard lock(mu_);
+          free_.push_back(c);
+        }
+        cv_.notify_all();
+      }
+      writer_.drain();
+    } catch (...) {
+      std::lock_guard lock(mu_);
+      error_ = std::current_exception();
+      cv_.notify_all();
+    }
+  }
+
+  RestoreWriter writer_;
+  size_t chunk_rows_;
+  std::array<Chunk, 3> chunks_;
+  Chunk* current_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk*> free_;
+  std::deque<Chunk*> full_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
 void recreateGroups(redis::BlockingClient& redis, const config::ConsumerConfig& consumer) {
   for (const auto& stream : consumer.streams) {
-    auto reply = redis.command(
-        {"XGROUP", "CREATE", stream, consumer.group, consumer.start_id, "MKSTREAM"});
+    auto reply =
+        redis.command({"XGROUP", "CREATE", stream, consumer.group, consumer.start_id, "MKSTREAM"});
     const bool exists = reply->type == REDIS_REPLY_ERROR &&
                         std::string_view(reply->str, reply->len).starts_with("BUSYGROUP");
     if (reply->type == REDIS_REPLY_ERROR && !exists) {
@@ -144,25 +289,23 @@ void recreateGroups(redis::BlockingClient& redis, const config::ConsumerConfig& 
 
 void printSummary(const Tally& t, const RecoverOptions& o, double seconds) {
   using V = pipeline::RecoverVerdict;
-  auto skipped = [&](V v) {
-    auto it = t.skipped.find(v);
-    return it == t.skipped.end() ? int64_t{0} : it->second;
-  };
-  const int64_t total_skipped = skipped(V::Tombstoned) + skipped(V::Terminal) +
-                                skipped(V::TooOld) + skipped(V::NoSnapshot) + t.newer_in_redis;
+  auto skipped = [&](V v) { return t.skipped[static_cast<size_t>(v)].load(); };
+  const int64_t total_skipped = skipped(V::Tombstoned) + skipped(V::Terminal) + skipped(V::TooOld) +
+                                skipped(V::NoSnapshot) + t.newer_in_redis.load();
   std::cout << fmt::format(
       "recover: {} {}, skipped {} (tombstoned {}, terminal {}, too_old {}, no_snapshot {}, "
       "newer_in_redis {}), errors {}, {:.2f} s ({:.0f} sessions/s)\n",
-      o.dry_run ? "would restore" : "restored", t.restored, total_skipped,
+      o.dry_run ? "would restore" : "restored", t.restored.load(), total_skipped,
       skipped(V::Tombstoned), skipped(V::Terminal), skipped(V::TooOld), skipped(V::NoSnapshot),
-      t.newer_in_redis, t.errors, seconds, seconds > 0 ? static_cast<double>(t.seen) / seconds : 0);
-  core::log::info("recover_finished", {{"restored", t.restored},
+      t.newer_in_redis.load(), t.errors.load(), seconds,
+      seconds > 0 ? static_cast<double>(t.seen.load()) / seconds : 0);
+  core::log::info("recover_finished", {{"restored", t.restored.load()},
                                        {"tombstoned", skipped(V::Tombstoned)},
                                        {"terminal", skipped(V::Terminal)},
                                        {"too_old", skipped(V::TooOld)},
                                        {"no_snapshot", skipped(V::NoSnapshot)},
-                                       {"newer_in_redis", t.newer_in_redis},
-                                       {"errors", t.errors},
+                                       {"newer_in_redis", t.newer_in_redis.load()},
+                                       {"errors", t.errors.load()},
                                        {"dry_run", o.dry_run},
                                        {"seconds", seconds}});
 }
@@ -188,32 +331,62 @@ int recover(const config::Config& cfg, const RecoverOptions& o) {
                                                                  : pg::SnapshotSource::Sessions;
   Tally tally;
   Progress progress(o.dry_run);
-  try {
+  // Each reader restores its share of the sessions on its own connections.
+  const int64_t readers = o.session ? 1 : cfg.recover.readers;
+  auto share = [&](int64_t index) {
     auto conn = pg::Connection::open(cfg.postgres);
     std::optional<redis::BlockingClient> redis;
-    std::optional<RestoreWriter> writer;
+    std::optional<BackgroundWriter> writer;
     if (!o.dry_run) {
       redis.emplace(redis::BlockingClient::connect(cfg.redis));
       writer.emplace(*redis, cfg.recover, tally);
     }
     std::string key;
     pg::forEachNewestSnapshot(
-        *conn, source, o.session, 5000, [&](const pipeline::SnapshotRow& row) {
+        *conn, source, o.session, pg::Partition{index, readers}, 5000,
+        [&](const pipeline::SnapshotRow& row) {
           ++tally.seen;
           const auto verdict = pipeline::judge(row, rules);
           if (verdict != pipeline::RecoverVerdict::Restore) {
-            ++tally.skipped[verdict];
+            ++tally.skipped[static_cast<size_t>(verdict)];
           } else if (o.dry_run) {
             ++tally.restored;
           } else {
             pipeline::renderKey(key, cfg.recover.key_template, row.session_id);
-            writer->write(key, *row.snapshot, row.version, pipeline::ttlFor(row, rules));
+            writer->add(key, *row.snapshot, row.version, pipeline::ttlFor(row, rules));
           }
-          progress.update(tally);
         });
     if (writer) {
-      writer->drain();
+      writer->finish();
     }
+  };
+  try {
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(readers));
+    std::atomic<int64_t> running{readers};
+    std::vector<std::thread> threads;
+    for (int64_t i = 0; i < readers; ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          share(i);
+        } catch (...) {
+          errors[static_cast<size_t>(i)] = std::current_exception();
+        }
+        --running;
+      });
+    }
+    while (running > 0) {
+      progress.update(tally);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    for (const auto& e : errors) {
+      if (e) {
+        std::rethrow_exception(e);
+      }
+    }
+    auto conn = pg::Connection::open(cfg.postgres);
     progress.update(tally, true);
     printSummary(tally, o, progress.seconds());
     if (o.session && tally.seen == 0) {
@@ -226,8 +399,9 @@ int recover(const config::Config& cfg, const RecoverOptions& o) {
           "with Redis if auditq had not written them yet\n",
           stream, id.empty() ? "(none)" : id);
     }
-    if (redis) {
-      recreateGroups(*redis, cfg.consumer);
+    if (!o.dry_run) {
+      auto redis = redis::BlockingClient::connect(cfg.redis);
+      recreateGroups(redis, cfg.consumer);
     }
   } catch (const pg::Error& e) {
     std::cerr << "\nauditq: recover: PostgreSQL: " << e.what() << "\n";
@@ -236,12 +410,12 @@ int recover(const config::Config& cfg, const RecoverOptions& o) {
     std::cerr << fmt::format("\nauditq: recover: Redis failed after {} keys restored: {}\n"
                              "auditq: rerun `auditq --recover`: it never overwrites newer state, "
                              "so it is safe to run again\n",
-                             tally.restored, e.what());
+                             tally.restored.load(), e.what());
     return kExitFailure;
   }
   if (tally.errors > 0) {
-    std::cerr << fmt::format("auditq: recover: {} keys failed; first error: {}\n", tally.errors,
-                             tally.first_error);
+    std::cerr << fmt::format("auditq: recover: {} keys failed; first error: {}\n",
+                             tally.errors.load(), tally.first_error);
     return kExitFailure;
   }
   return kExitOk;

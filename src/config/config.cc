@@ -79,9 +79,9 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
              fmt::format("must be $, 0 or a stream entry id, got '{}'", c.consumer.start_id));
     }
     r.integer("block_ms", c.consumer.block_ms, 1, 60'000);
-    r.integer("claim_idle_ms", c.consumer.claim_idle_ms, 1000, 7 * 86'400'000LL);
+    r.integer("claim_idle_ms", c.consumer.claim_idle_ms, 1000, int64_t{7} * 86'400'000);
     r.integer("claim_interval_ms", c.consumer.claim_interval_ms, 100, kMaxTimeoutMs);
-    r.integer("delete_idle_ms", c.consumer.delete_idle_ms, 0, 365 * 86'400'000LL);
+    r.integer("delete_idle_ms", c.consumer.delete_idle_ms, 0, int64_t{365} * 86'400'000);
     r.finish();
   }
   {
@@ -117,7 +117,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
       r.fail("max_ms", fmt::format("must be >= retry.initial_ms ({}), got {}", c.retry.initial_ms,
                                    c.retry.max_ms));
     }
-    r.integer("max_elapsed_ms", c.retry.max_elapsed_ms, 0, 365 * 86'400'000LL);
+    r.integer("max_elapsed_ms", c.retry.max_elapsed_ms, 0, int64_t{365} * 86'400'000);
     r.integer("breaker_failures", c.retry.breaker_failures, 1, 1000);
     r.finish();
   }
@@ -139,15 +139,16 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
       r.fail("key_template",
              fmt::format("must contain {{session_id}}, got '{}'", c.recover.key_template));
     }
-    r.integer("ttl_seconds", c.recover.ttl_seconds, 1, 365 * 86'400LL);
+    r.integer("ttl_seconds", c.recover.ttl_seconds, 1, int64_t{365} * 86'400);
     r.boolean("ttl_from_event", c.recover.ttl_from_event);
-    r.integer("max_age_seconds", c.recover.max_age_seconds, 0, 100 * 365 * 86'400LL);
+    r.integer("max_age_seconds", c.recover.max_age_seconds, 0, int64_t{100} * 365 * 86'400);
     r.boolean("include_terminal", c.recover.include_terminal);
     r.string("version_field", c.recover.version_field);
     if (c.recover.version_field.empty()) {
       r.fail("version_field", "must not be empty");
     }
     r.integer("pipeline", c.recover.pipeline, 1, 100'000);
+    r.integer("readers", c.recover.readers, 1, 16);
     r.finish();
   }
   {

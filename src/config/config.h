@@ -82,7 +82,8 @@ struct RecoverConfig {
   int64_t max_age_seconds = 0; // skip sessions whose last event is older; 0: ttl_seconds
   bool include_terminal = false;
   std::string version_field = "version"; // the state's JSON key compared before overwriting
-  int64_t pipeline = 1000;               // Redis commands in flight
+  int64_t pipeline = 1000;               // Redis commands in flight (per reader)
+  int64_t readers = 2;                   // parallel readers, each with its own Redis writer
 };
 
 struct ShutdownConfig {

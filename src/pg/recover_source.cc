@@ -36,21 +36,29 @@ ORDER BY e.session_id, e.version DESC NULLS LAST,
 } // namespace
 
 void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
-                           const std::optional<std::string>& session_id, int64_t fetch_rows,
+                           const std::optional<std::string>& session_id, Partition partition,
+                           int64_t fetch_rows,
                            const std::function<void(const pipeline::SnapshotRow&)>& visit) {
   mapErrors([&] {
     auto& c = conn.impl().conn;
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
+    const bool sessions = source == SnapshotSource::Sessions;
+    const char* alias = sessions ? "s" : "e";
     std::string filter;
     if (session_id) {
       // The caller validated it as a UUID; escaped all the same.
-      filter = fmt::format("{} {}.session_id = '{}'::uuid",
-                           source == SnapshotSource::Sessions ? "WHERE" : "AND",
-                           source == SnapshotSource::Sessions ? "s" : "e", tx.esc(*session_id));
+      filter = fmt::format("{}.session_id = '{}'::uuid", alias, tx.esc(*session_id));
+    } else if (partition.count > 1) {
+      filter = fmt::format("(hashtext({}.session_id::text) & 2147483647) % {} = {}", alias,
+                           partition.count, partition.index);
     }
-    const std::string query =
-        fmt::format(fmt::runtime(source == SnapshotSource::Sessions ? kFromSessions : kFromEvents),
-                    filter);
+    if (!filter.empty()) {
+      filter = fmt::format("{} {}", sessions ? "WHERE" : "AND", filter);
+    }
+    const std::string query = fmt::format(
+        fmt::runtime(source == SnapshotSource::Sessions ? kFromSessions : kFromEvents), filter);
+    // JIT compiling this plan costs more than it saves (measured: 160 ms of 1.5 s).
+    tx.exec("SET LOCAL jit = off");
     tx.exec(fmt::format("DECLARE auditq_recover NO SCROLL CURSOR FOR {}", query));
     const std::string fetch = fmt::format("FETCH FORWARD {} FROM auditq_recover", fetch_rows);
     for (;;) {

@@ -22,9 +22,18 @@ enum class SnapshotSource {
   Events,
 };
 
-// Calls `visit` for each session (or only `session_id`), in one REPEATABLE READ snapshot.
+// A share of the sessions (by a hash of their id), so that several connections can read in
+// parallel: {0, 1} is all of them.
+struct Partition {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
+// Calls `visit` for each session of `partition` (or only `session_id`), in one REPEATABLE READ
+// snapshot.
 void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
-                           const std::optional<std::string>& session_id, int64_t fetch_rows,
+                           const std::optional<std::string>& session_id, Partition partition,
+                           int64_t fetch_rows,
                            const std::function<void(const pipeline::SnapshotRow&)>& visit);
 
 // For each stream, the newest entry id recorded in sync_events (empty when none).

@@ -13,9 +13,9 @@ namespace auditq::pipeline {
 struct SnapshotRow {
   std::string_view session_id;
   std::optional<int64_t> version;
-  bool tombstoned = false; // a session_deleted event was recorded
-  bool terminal = false;   // newest status is completed, cancelled or expired
-  int64_t age_seconds = 0; // since the session's last event
+  bool tombstoned = false;                  // a session_deleted event was recorded
+  bool terminal = false;                    // newest status is completed, cancelled or expired
+  int64_t age_seconds = 0;                  // since the session's last event
   std::optional<std::string_view> snapshot; // the state JSON, absent when none was recorded
 };
 

@@ -15,7 +15,8 @@ using namespace std::chrono_literals;
 std::string g_dir;
 
 std::map<std::string, std::string> stackEnv() {
-  return {{"AUDITQ_STACK_DIR", g_dir}, {"AUDITQ_STACK_FAST", "1"}, {"AUDITQ_STACK_REDIS_AOF", "yes"}};
+  return {
+      {"AUDITQ_STACK_DIR", g_dir}, {"AUDITQ_STACK_FAST", "1"}, {"AUDITQ_STACK_REDIS_AOF", "yes"}};
 }
 
 std::string exportedValue(const std::string& env_text, const std::string& name) {
@@ -41,12 +42,14 @@ void start() {
   ASSERT_NE(mkdtemp(dir), nullptr);
   g_dir = dir;
   run({"up"});
-  const auto env = runProcess({std::string(AUDITQ_SOURCE_DIR) + "/scripts/dev-stack", "env"},
-                              stackEnv());
+  const auto env =
+      runProcess({std::string(AUDITQ_SOURCE_DIR) + "/scripts/dev-stack", "env"}, stackEnv());
   setenv("AUDITQ_TEST_PG_URL", exportedValue(env.out, "AUDITQ_TEST_PG_URL").c_str(), 1);
   setenv("AUDITQ_TEST_REDIS_URL", exportedValue(env.out, "AUDITQ_TEST_REDIS_URL").c_str(), 1);
 }
 
-void stop() { run({"down"}); }
+void stop() {
+  run({"down"});
+}
 
 } // namespace auditq::test::private_stack

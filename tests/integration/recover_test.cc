@@ -243,10 +243,10 @@ TEST_F(Recover, RedisGoingAwayMidwayFailsClearlyAndARerunCompletes) {
   std::ifstream in(std::string(AUDITQ_SOURCE_DIR) + "/bench/recover_dataset.sql");
   std::stringstream sql;
   sql << in.rdbuf();
-  const std::string dataset = fmt::format(
-      fmt::runtime(sql.str()), fmt::arg("seed", prefix_), fmt::arg("live", 20000),
-      fmt::arg("terminal", 0), fmt::arg("tombstoned", 0), fmt::arg("events", 1),
-      fmt::arg("pad", 100), fmt::arg("age_seconds", 10), fmt::arg("stream", stream_));
+  const std::string dataset =
+      fmt::format(fmt::runtime(sql.str()), fmt::arg("seed", prefix_), fmt::arg("live", 20000),
+                  fmt::arg("terminal", 0), fmt::arg("tombstoned", 0), fmt::arg("events", 1),
+                  fmt::arg("pad", 100), fmt::arg("age_seconds", 10), fmt::arg("stream", stream_));
   db_.scalar(dataset);
   flushall();
   // One command in flight at a time: slow enough to be stopped midway.
