@@ -343,7 +343,7 @@ int recover(const config::Config& cfg, const RecoverOptions& o) {
     }
     std::string key;
     pg::forEachNewestSnapshot(
-        *conn, source, o.session, pg::Partition{index, readers}, 5000,
+        *conn, source, o.session, pg::Partition{index, readers}, rules, 5000,
         [&](const pipeline::SnapshotRow& row) {
           ++tally.seen;
           const auto verdict = pipeline::judge(row, rules);

@@ -30,10 +30,11 @@ struct Partition {
 };
 
 // Calls `visit` for each session of `partition` (or only `session_id`), in one REPEATABLE READ
-// snapshot.
+// snapshot. The snapshot itself is fetched only for sessions `rules` may restore (the others
+// are still visited, to be counted): reading it is most of the work.
 void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
                            const std::optional<std::string>& session_id, Partition partition,
-                           int64_t fetch_rows,
+                           const pipeline::RecoverRules& rules, int64_t fetch_rows,
                            const std::function<void(const pipeline::SnapshotRow&)>& visit);
 
 // For each stream, the newest entry id recorded in sync_events (empty when none).

@@ -23,9 +23,6 @@ RecoverVerdict judge(const SnapshotRow& row, const RecoverRules& rules) {
   if (row.tombstoned) {
     return RecoverVerdict::Tombstoned; // deleted sessions never come back, whatever the flags
   }
-  if (!row.snapshot) {
-    return RecoverVerdict::NoSnapshot;
-  }
   if (row.terminal && !rules.include_terminal) {
     return RecoverVerdict::Terminal;
   }
@@ -35,7 +32,8 @@ RecoverVerdict judge(const SnapshotRow& row, const RecoverRules& rules) {
   if (!rules.all && rules.ttl_from_event && row.age_seconds >= rules.ttl_seconds) {
     return RecoverVerdict::TooOld; // no TTL left: it would expire at once
   }
-  return RecoverVerdict::Restore;
+  // Checked last: the source does not fetch the snapshots of sessions skipped above.
+  return row.snapshot ? RecoverVerdict::Restore : RecoverVerdict::NoSnapshot;
 }
 
 int64_t ttlFor(const SnapshotRow& row, const RecoverRules& rules) {
