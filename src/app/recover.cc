@@ -86,7 +86,45 @@ private:
   bool dry_run_;
 };
 
-// Pipelined EVALSHA calls with at most `window` replies outstanding.
+// The keys to restore, handed from the PostgreSQL reader to the Redis writer in chunks of
+// recover.pipeline rows. Three chunks rotate between the two threads, so memory stays bounded
+// and PostgreSQL and Redis work at the same time instead of taking turns.
+struct Chunk {
+  struct Item {
+    size_t key_begin;
+    size_t key_end; // the json follows the key
+    size_t json_end;
+    std::optional<int64_t> version;
+    int64_t ttl;
+  };
+  std::string text; // key, json, key, json, ...
+  std::vector<Item> items;
+  std::string_view key(size_t i) const {
+    return std::string_view(text).substr(items[i].key_begin,
+                                         items[i].key_end - items[i].key_begin);
+  }
+  std::string_view json(size_t i) const {
+    return std::string_view(text).substr(items[i].key_end,
+                                         items[i].json_end - items[i].key_end);
+  }
+  void clear() {
+    text.clear();
+    items.clear();
+  }
+  void add(std::string_view key, std::string_view json, std::optional<int64_t> version,
+           int64_t ttl) {
+    const size_t key_begin = text.size();
+    text.append(key);
+    const size_t key_end = text.size();
+    text.append(json);
+    items.push_back({key_begin, key_end, text.size(), version, ttl});
+  }
+};
+
+// Writes one chunk with two pipelined passes. First `SET key json EX ttl NX` for every key: a
+// native command that writes only where the key is absent, which after a Redis loss is nearly
+// every key. Then, only for the keys that were there, the compare-and-write script (EVALSHA).
+// Measured: the script alone cost Redis about 9 us per key, SET about half of that.
 class RestoreWriter {
 public:
   RestoreWriter(redis::BlockingClient& redis, const config::RecoverConfig& cfg, Tally& tally)
@@ -99,68 +137,58 @@ public:
     sha_.assign(reply->str, reply->len);
   }
 
-  void write(std::string_view key, std::string_view json, const std::optional<int64_t>& version,
-             int64_t ttl) {
-    version_text_ = version ? std::to_string(*version) : std::string();
-    ttl_text_ = std::to_string(ttl);
-    const std::string_view args[] = {"EVALSHA", sha_,          "1",       key,
-                                     json,      version_text_, ttl_text_, cfg_.version_field};
-    redis_.append(args); // copied into the output buffer: the views may go now
-    if (++in_flight_ >= static_cast<size_t>(cfg_.pipeline)) {
-      drain();
+  void write(const Chunk& chunk) {
+    present_.clear();
+    for (size_t i = 0; i < chunk.items.size(); ++i) {
+      ttl_text_ = std::to_string(chunk.items[i].ttl);
+      const std::string_view args[] = {"SET", chunk.key(i), chunk.json(i), "EX", ttl_text_, "NX"};
+      redis_.append(args); // copied into the output buffer: the views may go now
     }
-  }
-
-  void drain() {
-    for (; in_flight_ > 0; --in_flight_) {
+    for (size_t i = 0; i < chunk.items.size(); ++i) {
+      auto reply = redis_.reply();
+      if (reply->type == REDIS_REPLY_STATUS) {
+        ++tally_.restored;
+      } else if (reply->type == REDIS_REPLY_NIL) {
+        present_.push_back(i);
+      } else {
+        failed(*reply);
+      }
+    }
+    for (size_t i : present_) {
+      const auto& item = chunk.items[i];
+      version_text_ = item.version ? std::to_string(*item.version) : std::string();
+      ttl_text_ = std::to_string(item.ttl);
+      const std::string_view args[] = {"EVALSHA",     sha_,          "1",       chunk.key(i),
+                                       chunk.json(i), version_text_, ttl_text_, cfg_.version_field};
+      redis_.append(args);
+    }
+    for (size_t n = 0; n < present_.size(); ++n) {
       auto reply = redis_.reply();
       if (reply->type == REDIS_REPLY_INTEGER) {
         (reply->integer == 1 ? tally_.restored : tally_.newer_in_redis)++;
       } else {
-        ++tally_.errors;
-        std::lock_guard lock(tally_.mu);
-        if (tally_.first_error.empty()) {
-          tally_.first_error = reply->type == REDIS_REPLY_ERROR
-                                   ? std::string(reply->str, reply->len)
-                                   : "unexpected reply type";
-        }
+        failed(*reply);
       }
     }
   }
 
 private:
+  void failed(const redisReply& reply) {
+    ++tally_.errors;
+    std::lock_guard lock(tally_.mu);
+    if (tally_.first_error.empty()) {
+      tally_.first_error = reply.type == REDIS_REPLY_ERROR ? std::string(reply.str, reply.len)
+                                                           : "unexpected reply type";
+    }
+  }
+
   redis::BlockingClient& redis_;
   const config::RecoverConfig& cfg_;
   Tally& tally_;
   std::string sha_;
   std::string version_text_;
   std::string ttl_text_;
-  size_t in_flight_ = 0;
-};
-
-// The keys to restore, handed from the PostgreSQL reader to the Redis writer in chunks of
-// recover.pipeline rows. Three chunks rotate between the two threads, so memory stays bounded
-// and PostgreSQL and Redis work at the same time instead of taking turns.
-struct Chunk {
-  struct Item {
-    size_t key_end;
-    size_t json_end;
-    std::optional<int64_t> version;
-    int64_t ttl;
-  };
-  std::string text; // key, json, key, json, ...
-  std::vector<Item> items;
-  void clear() {
-    text.clear();
-    items.clear();
-  }
-  void add(std::string_view key, std::string_view json, std::optional<int64_t> version,
-           int64_t ttl) {
-    text.append(key);
-    const size_t key_end = text.size();
-    text.append(json);
-    items.push_back({key_end, text.size(), version, ttl});
-  }
+  std::vector<size_t> present_; // keys of this chunk that already existed
 };
 
 class BackgroundWriter {
@@ -236,14 +264,7 @@ private:
           c = full_.front();
           full_.pop_front();
         }
-        size_t begin = 0;
-        for (const auto& item : c->items) {
-          const std::string_view text(c->text);
-          writer_.write(text.substr(begin, item.key_end - begin),
-                        text.substr(item.key_end, item.json_end - item.key_end), item.version,
-                        item.ttl);
-          begin = item.json_end;
-        }
+        writer_.write(*c);
         c->clear();
         {
           std::lock_guard lock(mu_);
@@ -251,7 +272,6 @@ private:
         }
         cv_.notify_all();
       }
-      writer_.drain();
     } catch (...) {
       std::lock_guard lock(mu_);
       error_ = std::current_exception();
