@@ -100,12 +100,10 @@ struct Chunk {
   std::string text; // key, json, key, json, ...
   std::vector<Item> items;
   std::string_view key(size_t i) const {
-    return std::string_view(text).substr(items[i].key_begin,
-                                         items[i].key_end - items[i].key_begin);
+    return std::string_view(text).substr(items[i].key_begin, items[i].key_end - items[i].key_begin);
   }
   std::string_view json(size_t i) const {
-    return std::string_view(text).substr(items[i].key_end,
-                                         items[i].json_end - items[i].key_end);
+    return std::string_view(text).substr(items[i].key_end, items[i].json_end - items[i].key_end);
   }
   void clear() {
     text.clear();
