@@ -156,6 +156,19 @@ TEST_F(Recover, TheEventsPathRestoresTheSameValues) {
   EXPECT_EQ(get(tombstoned_), "");
 }
 
+TEST_F(Recover, WithoutTheSessionProjectionItReadsTheEvents) {
+  ingest();
+  db_.scalar("TRUNCATE sync_sessions"); // as if projections.sessions had always been off
+  flushall();
+  auto r = recover({}, {{"AUDITQ_PROJECTIONS_SESSIONS", "false"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("restored 5, skipped 2 (tombstoned 1, terminal 1"), std::string::npos)
+      << r.out;
+  for (const auto& s : live_) {
+    EXPECT_TRUE(jsonEqual(get(s), entryNow(s, 3).back()));
+  }
+}
+
 TEST_F(Recover, IncludeTerminalRestoresCompletedSessionsButNeverDeletedOnes) {
   ingest();
   flushall();
