@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
-#include <random>
 
 #include "app/cli.h"
 #include "app/writer_pool.h"
@@ -37,10 +36,6 @@ std::string defaultConsumerName() {
   return std::string(host) + "-" + std::to_string(getpid());
 }
 
-uint64_t seed() {
-  return std::random_device{}() ^ static_cast<uint64_t>(getpid());
-}
-
 struct Counters {
   std::atomic<uint64_t> read{0};
   std::atomic<uint64_t> committed{0};
@@ -59,7 +54,7 @@ public:
         stats_timer_(io_), linger_timer_(io_), claim_timer_(io_),
         reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
         intake_(cfg.decode, cfg.projections, cfg.dead_letter), limits_(cfg.batch),
-        redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, seed()) {
+        redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()) {
     const size_t pool = static_cast<size_t>(cfg.batch.max_in_flight) + 1;
     for (size_t i = 0; i < pool; ++i) {
       batches_.push_back(std::make_unique<pipeline::Batch>(cfg.batch, cfg.projections));
@@ -304,7 +299,7 @@ private:
       first_entry_at_ = Clock::now();
     }
     counters_.read++;
-    intake_.add(*current_, pipeline::RawEntry{e.stream, e.id, e.fields, e.deliveries});
+    intake_.add(*current_, e);
   }
 
   // A full batch always goes. A lingering one goes once its linger is over and a writer is
@@ -474,7 +469,10 @@ private:
                             {"write_failures", writer_->counters().write_failures.load()},
                             {"isolations", writer_->counters().isolations.load()},
                             {"breaker_opened", writer_->counters().breaker_opened.load()},
+                            {"breaker", pipeline::breakerStateName(writer_->breakerState())},
+                            {"pg_connections", writer_->counters().connections.load()},
                             {"claimed", reader_.claimed()},
+                            {"claimed_deleted", reader_.claimedDeleted()},
                             {"consumers_deleted", counters_.consumers_deleted.load()},
                             {"groups_recreated", reader_.groupsRecreated()},
                             {"commit_latency_p50_ms", latency_.quantileMicros(0.5) / 1000.0},

@@ -1,10 +1,7 @@
 // Writer threads: retry, circuit breaker, and isolating refused rows by splitting the batch.
 #include "app/writer_pool.h"
 
-#include <unistd.h>
-
 #include <boost/asio/post.hpp>
-#include <random>
 
 #include <fmt/format.h>
 
@@ -13,20 +10,12 @@
 #include "pipeline/intake.h"
 
 namespace auditq::app {
-namespace {
-
-uint64_t seed() {
-  return std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 20);
-}
-
-} // namespace
-
 // One writer thread's own state: its connection, its retry delays, and what it needs to
 // rebuild parts of a batch when isolating refused rows.
 struct WriterPool::Worker {
   explicit Worker(const config::Config& cfg)
       : writer(cfg.postgres, cfg.projections),
-        backoff(cfg.retry.initial_ms, cfg.retry.max_ms, seed()),
+        backoff(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
         intake(cfg.decode, cfg.projections, cfg.dead_letter), part(cfg.batch, cfg.projections) {}
 
   pg::BatchWriter writer;
@@ -41,8 +30,8 @@ WriterPool::WriterPool(const config::Config& cfg, boost::asio::io_context& io, C
                        Abandoned abandoned, GaveUp gave_up)
     : cfg_(cfg), io_(io), committed_(std::move(committed)), abandoned_(std::move(abandoned)),
       gave_up_(std::move(gave_up)),
-      breaker_(cfg.retry.breaker_failures,
-               pipeline::Backoff(cfg.retry.initial_ms, cfg.retry.max_ms, seed())) {
+      breaker_(cfg.retry.breaker_failures, pipeline::Backoff(cfg.retry.initial_ms, cfg.retry.max_ms,
+                                                             pipeline::Backoff::randomSeed())) {
   for (int64_t i = 0; i < cfg.postgres.writers; ++i) {
     threads_.emplace_back([this] { loop(); });
   }

@@ -6,10 +6,17 @@
 #include <cstdint>
 #include <random>
 
+#include <unistd.h>
+
 namespace auditq::pipeline {
 
 class Backoff {
 public:
+  // A seed that differs between processes and calls, so instances do not retry in step.
+  static uint64_t randomSeed() {
+    return std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 20);
+  }
+
   Backoff(int64_t initial_ms, int64_t max_ms, uint64_t seed)
       : initial_ms_(initial_ms), max_ms_(max_ms), rng_(seed) {}
 

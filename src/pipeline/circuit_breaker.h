@@ -59,16 +59,8 @@ public:
     return opened;
   }
 
-  // The writer that acquired a half-open probe gave it up without an answer (shutdown).
-  void release() {
-    if (state_ == State::HalfOpen) {
-      state_ = State::Open;
-    }
-  }
-
   State state() const { return state_; }
   Clock::time_point nextProbe() const { return next_probe_; }
-  int64_t consecutiveFailures() const { return failures_; }
 
 private:
   int64_t threshold_;

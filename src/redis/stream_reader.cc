@@ -286,6 +286,9 @@ void StreamReader::rememberCounts(redisReply* reply, int64_t extra) {
 
 int64_t StreamReader::deliveriesOf(std::string_view id_text) {
   // New entries (">") are on their first delivery; re-read ones were counted just before.
+  if (counts_pos_ == counts_.size()) {
+    return 1; // nothing (left) to look up: no parsing per entry on the live path
+  }
   const auto id = core::EntryId::parse(id_text);
   if (!id) {
     return 1;

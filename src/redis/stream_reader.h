@@ -23,13 +23,9 @@
 
 namespace auditq::redis {
 
-// One entry as Redis returned it; views are valid only during the visitor call.
-struct EntryView {
-  std::string_view stream;
-  std::string_view id;
-  std::span<const std::string_view> fields; // name, value, name, value, ...
-  int64_t deliveries = 1;                   // times Redis has delivered it, this delivery included
-};
+// One entry as Redis returned it, with its delivery count; views are valid only during the
+// visitor call.
+using EntryView = pipeline::RawEntry;
 
 class StreamReader {
 public:
