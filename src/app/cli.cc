@@ -56,6 +56,11 @@ int runCli(int argc, char** argv) {
   check->add_flag("--connect", connect,
                   "Also connect to Redis and PostgreSQL; exit 1 naming one that cannot be reached");
 
+  auto* health = app.add_subcommand(
+      "healthcheck", "Ask the running daemon's /healthz (http.listen); exit 0 when healthy");
+  bool health_ready = false;
+  health->add_flag("--ready", health_ready, "Ask /readyz instead: Redis and PostgreSQL reachable");
+
   auto* dlq = app.add_subcommand("dlq", "Inspect, re-queue or delete dead letters");
   dlq->require_subcommand(1);
   DlqOptions dlq_options;
@@ -108,6 +113,9 @@ int runCli(int argc, char** argv) {
   }
   if (*check) {
     return checkConfig(cfg, connect);
+  }
+  if (*health) {
+    return healthcheck(cfg, health_ready);
   }
   if (*migrate_cmd) {
     if (*up) {

@@ -12,6 +12,9 @@ namespace auditq::app {
 
 int checkConfig(const config::Config& cfg, bool connect);
 
+// GET /healthz (or /readyz with `ready`) from http.listen: 0 when it answers 200.
+int healthcheck(const config::Config& cfg, bool ready);
+
 enum class MigrateAction { Up, Down, Status };
 int migrate(const config::Config& cfg, MigrateAction action, int down_count);
 

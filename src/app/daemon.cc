@@ -12,11 +12,15 @@
 #include <csignal>
 
 #include "app/cli.h"
+#include "app/metrics.h"
+#include "app/systemd_notify.h"
 #include "app/writer_pool.h"
 #include "core/build_info.h"
 #include "core/entry_id.h"
 #include "core/latency_histogram.h"
+#include "core/json_text.h"
 #include "core/log.h"
+#include "http/server.h"
 #include "pipeline/backoff.h"
 #include "pipeline/batch.h"
 #include "pipeline/intake.h"
@@ -36,14 +40,11 @@ std::string defaultConsumerName() {
   return std::string(host) + "-" + std::to_string(getpid());
 }
 
-struct Counters {
-  std::atomic<uint64_t> read{0};
-  std::atomic<uint64_t> committed{0};
-  std::atomic<uint64_t> dead_lettered{0};
-  std::atomic<uint64_t> duplicates{0};
-  std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> consumers_deleted{0};
-};
+int64_t wallClockMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class Daemon {
 public:
@@ -51,10 +52,12 @@ public:
       : cfg_(cfg), config_path_(std::move(config_path)),
         consumer_name_(cfg.consumer.name.empty() ? defaultConsumerName() : cfg.consumer.name),
         signals_(io_, SIGINT, SIGTERM, SIGHUP), reconnect_timer_(io_), shutdown_timer_(io_),
-        stats_timer_(io_), linger_timer_(io_), claim_timer_(io_),
+        stats_timer_(io_), linger_timer_(io_), claim_timer_(io_), health_timer_(io_),
+        sample_timer_(io_),
         reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
         intake_(cfg.decode, cfg.projections, cfg.dead_letter), limits_(cfg.batch),
-        redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()) {
+        redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
+        metrics_(cfg.consumer.streams) {
     const size_t pool = static_cast<size_t>(cfg.batch.max_in_flight) + 1;
     for (size_t i = 0; i < pool; ++i) {
       batches_.push_back(std::make_unique<pipeline::Batch>(cfg.batch, cfg.projections));
@@ -67,12 +70,17 @@ public:
                                         {"consumer", consumer_name_},
                                         {"group", cfg_.consumer.group},
                                         {"streams", cfg_.consumer.streams.size()}});
+    if (!listenHttp()) {
+      return kExitFailure;
+    }
     writer_.emplace(
         cfg_, io_, [this](pipeline::Batch* b, const WriteReport& r) { onCommitted(b, r); },
         [this](pipeline::Batch* b) { onAbandoned(b); }, [this] { giveUp(); });
     waitForSignal();
     scheduleStats();
     scheduleClaim();
+    scheduleHealth();
+    scheduleSample();
     connectRedis();
     io_.run();
     if (exit_code_ != kExitOk) {
@@ -87,6 +95,161 @@ public:
   }
 
 private:
+  // The HTTP listener (http.listen): /healthz, /readyz, /metrics. A port that cannot be bound
+  // is a startup failure: better a clear exit than a daemon nobody can monitor.
+  bool listenHttp() {
+    const auto at = config::parseListenAddress(cfg_.http.listen);
+    if (!at) {
+      return true; // disabled (the value was validated at load)
+    }
+    http_.emplace(io_, [this](std::string_view path, http::Response& out) { serve(path, out); });
+    try {
+      http_->listen(at->host, at->port);
+    } catch (const boost::system::system_error& e) {
+      core::log::error("http_listen_failed", {{"listen", cfg_.http.listen},
+                                              {"error", e.code().message()},
+                                              {"key", "http.listen"}});
+      return false;
+    }
+    core::log::info("http_listening", {{"host", at->host}, {"port", http_->port()}});
+    return true;
+  }
+
+  void serve(std::string_view path, http::Response& out) {
+    if (path == "/healthz") {
+      out.body = "ok\n"; // the event loop answered: the process is alive and not stuck
+    } else if (path == "/readyz") {
+      const bool ready = isReady();
+      out.status = ready ? 200 : 503;
+      out.content_type = "application/json";
+      out.body = readiness(ready);
+    } else if (path == "/metrics") {
+      ServiceState s = serviceState();
+      renderMetrics(metrics_, s, prom_);
+      out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      out.body = prom_.text();
+    } else {
+      out.status = 404;
+      out.body = "not found: try /healthz, /readyz or /metrics\n";
+    }
+  }
+
+  bool isReady() const {
+    return !stopping_ && reader_.connected() &&
+           writer_->health() == PostgresHealth::Reachable &&
+           writer_->breakerState() == pipeline::CircuitBreaker::State::Closed;
+  }
+
+  // The JSON body of /readyz: each dependency's state and, when not ready, the reasons. Never
+  // a URL, user or password.
+  std::string readiness(bool ready) const {
+    std::string reasons;
+    auto reason = [&reasons](std::string_view r) {
+      reasons.append(reasons.empty() ? "\"" : ",\"").append(r).push_back('"');
+    };
+    if (stopping_) {
+      reason("shutting_down");
+    }
+    if (!reader_.connected()) {
+      reason("redis_unreachable");
+    }
+    const auto health = writer_->health();
+    if (health == PostgresHealth::Unknown) {
+      reason("postgres_connecting");
+    } else if (health == PostgresHealth::Failing) {
+      reason("postgres_failing");
+    }
+    const auto breaker = pipeline::breakerStateName(writer_->breakerState());
+    if (writer_->breakerState() != pipeline::CircuitBreaker::State::Closed) {
+      reason("breaker_not_closed");
+    }
+    std::string body = fmt::format(
+        R"({{"ready":{},"redis":"{}","postgres":"{}",)", ready,
+        reader_.connected() ? "connected" : "unreachable",
+        health == PostgresHealth::Reachable ? "reachable"
+        : health == PostgresHealth::Failing ? "failing"
+                                            : "connecting");
+    if (health == PostgresHealth::Failing) {
+      body.append(R"("postgres_failure":)");
+      core::appendJsonString(body, writer_->lastFailureClass());
+      body.push_back(',');
+    }
+    body.append(fmt::format(R"("breaker":"{}","reasons":[{}]}})", breaker, reasons));
+    body.push_back('\n');
+    return body;
+  }
+
+  ServiceState serviceState() const {
+    const auto& w = writer_->counters();
+    ServiceState s;
+    s.ready = isReady();
+    s.redis_connected = reader_.connected();
+    s.postgres_reachable = writer_->health() == PostgresHealth::Reachable;
+    s.breaker = pipeline::breakerStateName(writer_->breakerState());
+    s.write_retries = w.write_failures.load();
+    s.isolations = w.isolations.load();
+    s.breaker_opened = w.breaker_opened.load();
+    s.postgres_connections = w.connections.load();
+    s.postgres_reconnects = w.reconnects.load();
+    s.reclaimed = reader_.claimed();
+    s.reclaimed_deleted = reader_.claimedDeleted();
+    s.groups_recreated = reader_.groupsRecreated();
+    s.batches_in_flight = in_flight_;
+    s.now_ms = wallClockMs();
+    return s;
+  }
+
+  // Every second (or half the watchdog timeout, if shorter): feeds systemd's watchdog from the
+  // event loop itself, so a stuck loop stops feeding it and gets restarted; and says READY=1
+  // once both servers answered for the first time.
+  void scheduleHealth() {
+    auto interval = std::chrono::duration_cast<milliseconds>(std::chrono::seconds(1));
+    if (const auto timeout = notify_.watchdogTimeout()) {
+      interval = std::min(interval, std::chrono::duration_cast<milliseconds>(*timeout / 2));
+    }
+    health_timer_.expires_after(interval);
+    health_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      if (notify_.watchdogTimeout()) {
+        notify_.watchdog();
+      }
+      if (!announced_ready_ && !stopping_ && reader_.connected() &&
+          writer_->health() == PostgresHealth::Reachable) {
+        announced_ready_ = true;
+        notify_.ready(fmt::format("consuming {} stream(s) as {}", cfg_.consumer.streams.size(),
+                                  consumer_name_));
+        core::log::info("auditq_ready", {{"consumer", consumer_name_}});
+      }
+      scheduleHealth();
+    });
+  }
+
+  // Consumer-group pending and lag for /metrics, every http.sample_interval_ms.
+  void scheduleSample() {
+    if (!http_) {
+      return;
+    }
+    sample_timer_.expires_after(milliseconds(cfg_.http.sample_interval_ms));
+    sample_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) {
+        return;
+      }
+      if (reader_.connected()) {
+        reader_.sampleGroups(
+            [this](std::span<const redis::GroupSample> samples, std::string_view error) {
+              for (size_t i = 0; i < samples.size(); ++i) {
+                // A failed sample shows as unknown rather than as a stale figure.
+                metrics_.streams[i].group_pending = error.empty() ? samples[i].pending : -1;
+                metrics_.streams[i].group_lag = error.empty() ? samples[i].lag : -1;
+              }
+            });
+      }
+      scheduleSample();
+    });
+  }
+
   void waitForSignal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) {
@@ -148,6 +311,7 @@ private:
       std::_Exit(kExitFailure);
     }
     stopping_ = true;
+    notify_.stopping();
     core::log::info("shutdown_requested", {{"signal", sig}, {"in_flight_batches", in_flight_}});
     shutdown_timer_.expires_after(milliseconds(cfg_.shutdown.timeout_ms));
     shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -176,6 +340,10 @@ private:
         onRedisError(error);
         return;
       }
+      if (redis_connected_once_) {
+        metrics_.redis_reconnects++;
+      }
+      redis_connected_once_ = true;
       if (redis_failing_) {
         core::log::info("redis_recovered", {{"attempts", redis_backoff_.attempts()}});
       } else {
@@ -298,7 +466,7 @@ private:
     if (current_->empty()) {
       first_entry_at_ = Clock::now();
     }
-    counters_.read++;
+    metrics_.of(e.stream).read++;
     intake_.add(*current_, e);
   }
 
@@ -328,18 +496,7 @@ private:
     --at_writers_;
     waiting_for_writer_ = false;
     readMore();
-    counters_.committed += batch->events() - batch->rejected();
-    counters_.dead_lettered += batch->deadLetters() + batch->rejected();
-    counters_.duplicates += report.duplicates;
-    counters_.batches++;
-    // End-to-end latency per entry: from XADD (the entry id's time) to COMMIT returning.
-    for (const auto& ids : batch->acks()) {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (auto id = core::EntryId::parse(ids.id(i))) {
-          latency_.record(report.committed_at_us - static_cast<int64_t>(id->ms) * 1000);
-        }
-      }
-    }
+    countCommitted(*batch, report);
     if (batch->deadLetters() > 0) {
       // One line per batch with bad entries, never one per entry.
       const auto& first = batch->firstDeadLetter();
@@ -363,6 +520,36 @@ private:
       return;
     }
     acknowledge(batch);
+  }
+
+  void countCommitted(const pipeline::Batch& batch, const WriteReport& report) {
+    metrics_.batches++;
+    metrics_.duplicates += report.duplicates;
+    metrics_.batch_entries.record(static_cast<double>(batch.entries()));
+    metrics_.commit_seconds.record(static_cast<double>(report.write_us) / 1e6);
+    // Everything acknowledged is committed unless dead-lettered: count those per stream first.
+    if (batch.deadLetters() + batch.rejected() > 0) {
+      for (size_t i = 0; i < batch.raw().size(); ++i) {
+        if (const auto reason = batch.deadLetterReason(i)) {
+          auto& st = metrics_.of(batch.raw().get(i, scratch_fields_).stream);
+          st.dead_lettered[static_cast<size_t>(*reason)]++;
+          st.committed--; // undone below: acks() counts every entry
+        }
+      }
+    }
+    // End-to-end latency per entry: from XADD (the entry id's time) to COMMIT returning.
+    for (const auto& ids : batch.acks()) {
+      auto& st = metrics_.of(ids.stream());
+      st.committed += ids.size();
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (auto id = core::EntryId::parse(ids.id(i))) {
+          const int64_t us = report.committed_at_us - static_cast<int64_t>(id->ms) * 1000;
+          latency_.record(us);
+          metrics_.end_to_end_seconds.record(static_cast<double>(us) / 1e6);
+          st.last_committed_ms = std::max<uint64_t>(st.last_committed_ms, id->ms);
+        }
+      }
+    }
   }
 
   void acknowledge(pipeline::Batch* batch) {
@@ -400,7 +587,7 @@ private:
         if (cfg_.consumer.delete_idle_ms > 0) {
           reader_.deleteIdleConsumers([this](int64_t deleted, std::string_view error) {
             if (deleted > 0) {
-              counters_.consumers_deleted += static_cast<uint64_t>(deleted);
+              metrics_.consumers_deleted += static_cast<uint64_t>(deleted);
               core::log::info(
                   "idle_consumers_deleted",
                   {{"count", deleted}, {"idle_ms_at_least", cfg_.consumer.delete_idle_ms}});
@@ -430,7 +617,7 @@ private:
   void maybeFinish() {
     if (stopping_ && !finished_ && !reading_ && in_flight_ == 0 &&
         (current_ == nullptr || current_->empty())) {
-      core::log::info("shutdown_complete", {{"committed", counters_.committed.load()}});
+      core::log::info("shutdown_complete", {{"committed", metrics_.committed()}});
       finish();
     }
   }
@@ -445,6 +632,11 @@ private:
     linger_timer_.cancel();
     reconnect_timer_.cancel();
     claim_timer_.cancel();
+    health_timer_.cancel();
+    sample_timer_.cancel();
+    if (http_) {
+      http_->stop();
+    }
     signals_.cancel();
     reader_.stop();
     io_.stop();
@@ -461,11 +653,11 @@ private:
   }
 
   void logStats(std::string_view event) {
-    core::log::info(event, {{"read", counters_.read.load()},
-                            {"committed", counters_.committed.load()},
-                            {"dead_lettered", counters_.dead_lettered.load()},
-                            {"duplicates_skipped", counters_.duplicates.load()},
-                            {"batches", counters_.batches.load()},
+    core::log::info(event, {{"read", metrics_.read()},
+                            {"committed", metrics_.committed()},
+                            {"dead_lettered", metrics_.deadLettered()},
+                            {"duplicates_skipped", metrics_.duplicates},
+                            {"batches", metrics_.batches},
                             {"write_failures", writer_->counters().write_failures.load()},
                             {"isolations", writer_->counters().isolations.load()},
                             {"breaker_opened", writer_->counters().breaker_opened.load()},
@@ -473,7 +665,7 @@ private:
                             {"pg_connections", writer_->counters().connections.load()},
                             {"claimed", reader_.claimed()},
                             {"claimed_deleted", reader_.claimedDeleted()},
-                            {"consumers_deleted", counters_.consumers_deleted.load()},
+                            {"consumers_deleted", metrics_.consumers_deleted},
                             {"groups_recreated", reader_.groupsRecreated()},
                             {"commit_latency_p50_ms", latency_.quantileMicros(0.5) / 1000.0},
                             {"commit_latency_p99_ms", latency_.quantileMicros(0.99) / 1000.0},
@@ -490,12 +682,18 @@ private:
   boost::asio::steady_timer stats_timer_;
   boost::asio::steady_timer linger_timer_;
   boost::asio::steady_timer claim_timer_;
+  boost::asio::steady_timer health_timer_;
+  boost::asio::steady_timer sample_timer_;
   redis::StreamReader reader_;
   pipeline::Intake intake_;
   config::BatchConfig limits_; // the batch limits in force (SIGHUP may change them)
   pipeline::Backoff redis_backoff_;
-  Counters counters_;
-  core::LatencyHistogram latency_;
+  PipelineMetrics metrics_;
+  core::LatencyHistogram latency_; // for the stats line's quantiles
+  core::PrometheusText prom_;      // reused by every scrape
+  std::vector<std::string_view> scratch_fields_;
+  SystemdNotify notify_;
+  std::optional<http::Server> http_;
   std::vector<std::unique_ptr<pipeline::Batch>> batches_;
   std::vector<pipeline::Batch*> free_;
   pipeline::Batch* current_ = nullptr;
@@ -509,6 +707,8 @@ private:
   bool stopping_ = false;
   bool redis_failing_ = false;
   bool finished_ = false;
+  bool announced_ready_ = false;
+  bool redis_connected_once_ = false;
   int exit_code_ = kExitOk;
   std::optional<WriterPool> writer_; // last: destroyed (joined) first
 };

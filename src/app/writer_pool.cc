@@ -24,6 +24,7 @@ struct WriterPool::Worker {
   pipeline::Batch part;                 // the half being tried while isolating
   std::vector<std::string_view> fields; // scratch for RawEntries::get
   std::string rejection;                // the dead letter's error text
+  bool ever_connected = false;
 };
 
 WriterPool::WriterPool(const config::Config& cfg, boost::asio::io_context& io, Committed committed,
@@ -64,18 +65,29 @@ void WriterPool::abandon() {
   cv_.notify_all();
 }
 
-pipeline::CircuitBreaker::State WriterPool::breakerState() {
+pipeline::CircuitBreaker::State WriterPool::breakerState() const {
   std::lock_guard lock(mu_);
   return breaker_.state();
 }
 
+std::string_view WriterPool::lastFailureClass() const {
+  return pipeline::failureClassName(last_failure_.load());
+}
+
 void WriterPool::loop() {
   Worker w(cfg_);
+  // Connect now rather than at the first batch: readiness (and systemd's READY=1) wait for it.
+  ping(w);
+  const auto idle = std::chrono::milliseconds(cfg_.postgres.ping_interval_ms);
   for (;;) {
     pipeline::Batch* batch = nullptr;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || abandon_ || !queue_.empty(); });
+      if (!cv_.wait_for(lock, idle, [&] { return stop_ || abandon_ || !queue_.empty(); })) {
+        lock.unlock();
+        ping(w); // idle: keep readiness true to the server, and notice a lost connection early
+        continue;
+      }
       if (queue_.empty()) {
         return;
       }
@@ -86,6 +98,36 @@ void WriterPool::loop() {
   }
 }
 
+// Pings log only the changes of reachability they see; failing writes log their own lines.
+void WriterPool::ping(Worker& w) {
+  const bool was_connected = w.writer.connected();
+  pg::WriteOutcome outcome;
+  const bool ok = w.writer.ping(outcome);
+  noteConnection(w, was_connected);
+  const auto before = health_.exchange(ok ? PostgresHealth::Reachable : PostgresHealth::Failing);
+  if (ok && before == PostgresHealth::Failing) {
+    core::log::info("postgres_reachable", {});
+  } else if (!ok) {
+    last_failure_ = outcome.failure;
+    if (before != PostgresHealth::Failing) {
+      core::log::warn("postgres_unreachable", {{"class", pipeline::failureClassName(outcome.failure)},
+                                               {"sqlstate", outcome.sqlstate},
+                                               {"error", outcome.message}});
+    }
+  }
+}
+
+void WriterPool::noteConnection(Worker& w, bool was_connected) {
+  if (was_connected || !w.writer.connected()) {
+    return;
+  }
+  counters_.connections++;
+  if (w.ever_connected) {
+    counters_.reconnects++;
+  }
+  w.ever_connected = true;
+}
+
 void WriterPool::process(Worker& w, pipeline::Batch* batch) {
   WriteReport report;
   pg::WriteOutcome outcome;
@@ -93,6 +135,7 @@ void WriterPool::process(Worker& w, pipeline::Batch* batch) {
   if (decided && outcome.committed) {
     report.duplicates = outcome.duplicates;
     report.committed_at_us = outcome.committed_at_us;
+    report.write_us = outcome.duration_us;
   } else if (decided) {
     counters_.isolations++;
     const std::string sqlstate = outcome.sqlstate;
@@ -158,6 +201,7 @@ bool WriterPool::isolate(Worker& w, pipeline::Batch& batch, WriteReport& report)
     if (outcome.committed) {
       report.duplicates += outcome.duplicates;
       report.committed_at_us = outcome.committed_at_us;
+      report.write_us += outcome.duration_us;
     } else if (r.end - r.begin > 1) {
       split(r);
     } else {
@@ -190,6 +234,7 @@ bool WriterPool::deadLetterRejected(Worker& w, pipeline::Batch& batch, size_t in
     if (outcome.committed) {
       batch.markRejected(index);
       report.committed_at_us = outcome.committed_at_us;
+      report.write_us += outcome.duration_us;
       return true;
     }
     // Even the dead letter is refused (a constraint someone put on auditq_dead_letters?):
@@ -216,9 +261,7 @@ bool WriterPool::writeAnswered(Worker& w, const pipeline::Batch& batch, pg::Writ
     }
     const bool was_connected = w.writer.connected();
     outcome = w.writer.write(batch);
-    if (!was_connected && w.writer.connected()) {
-      counters_.connections++;
-    }
+    noteConnection(w, was_connected);
     if (outcome.committed || outcome.failure == pipeline::FailureClass::RowRejected) {
       w.backoff.reset();
       answered();
@@ -250,6 +293,7 @@ bool WriterPool::acquire() {
 }
 
 void WriterPool::answered() {
+  health_ = PostgresHealth::Reachable;
   bool recovered = false;
   bool closed = false;
   {
@@ -270,6 +314,8 @@ void WriterPool::answered() {
 // retry.max_elapsed_ms ran out).
 bool WriterPool::failed(Worker& w, const pg::WriteOutcome& outcome) {
   counters_.write_failures++;
+  last_failure_ = outcome.failure;
+  health_ = PostgresHealth::Failing;
   const auto now = Clock::now();
   bool first = false;
   bool opened = false;

@@ -33,6 +33,7 @@ struct WriteReport {
   size_t duplicates = 0;       // events already in sync_events (a redelivery), skipped
   size_t isolation_writes = 0; // extra transactions spent isolating refused rows
   int64_t committed_at_us = 0; // wall-clock time of the (last) COMMIT
+  int64_t write_us = 0;        // time spent in the transactions that committed
 };
 
 struct WriterCounters {
@@ -40,7 +41,11 @@ struct WriterCounters {
   std::atomic<uint64_t> isolations{0};     // batches split because PostgreSQL refused rows
   std::atomic<uint64_t> breaker_opened{0};
   std::atomic<uint64_t> connections{0}; // PostgreSQL connections opened (first ones included)
+  std::atomic<uint64_t> reconnects{0};  // of those, the ones replacing a lost connection
 };
+
+// What the writers last heard from PostgreSQL (a write or an idle writer's ping).
+enum class PostgresHealth { Unknown, Reachable, Failing };
 
 class WriterPool {
 public:
@@ -58,14 +63,19 @@ public:
   // Stop retrying: batches not yet committed are handed back as abandoned.
   void abandon();
 
-  pipeline::CircuitBreaker::State breakerState();
+  pipeline::CircuitBreaker::State breakerState() const;
   const WriterCounters& counters() const { return counters_; }
+  PostgresHealth health() const { return health_.load(); }
+  // The class of the last failure while health() is Failing ("transient", "needs_operator").
+  std::string_view lastFailureClass() const;
 
 private:
   struct Worker;
   using Clock = std::chrono::steady_clock;
 
   void loop();
+  void ping(Worker& w);
+  void noteConnection(Worker& w, bool was_connected);
   void process(Worker& w, pipeline::Batch* batch);
   bool isolate(Worker& w, pipeline::Batch& batch, WriteReport& report);
   bool deadLetterRejected(Worker& w, pipeline::Batch& batch, size_t index, const std::string& why,
@@ -83,8 +93,10 @@ private:
   Abandoned abandoned_;
   GaveUp gave_up_;
   WriterCounters counters_;
+  std::atomic<PostgresHealth> health_{PostgresHealth::Unknown};
+  std::atomic<pipeline::FailureClass> last_failure_{pipeline::FailureClass::Transient};
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<pipeline::Batch*> queue_;
   pipeline::CircuitBreaker breaker_;

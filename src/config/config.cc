@@ -1,6 +1,7 @@
 // Loading and validating the configuration: the file, then environment overrides, then checks.
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "config/reader.h"
 #include "config/url.h"
 #include "core/entry_id.h"
+#include "core/text.h"
 
 extern char** environ;
 
@@ -54,6 +56,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     }
     r.integer("writers", c.postgres.writers, 1, 16);
     r.integer("statement_timeout_ms", c.postgres.statement_timeout_ms, 0, kMaxTimeoutMs);
+    r.integer("ping_interval_ms", c.postgres.ping_interval_ms, 100, kMaxTimeoutMs);
     r.finish();
   }
   {
@@ -157,6 +160,17 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.finish();
   }
   {
+    auto r = section("http");
+    r.string("listen", c.http.listen);
+    if (!c.http.listen.empty() && !parseListenAddress(c.http.listen)) {
+      r.fail("listen", fmt::format("must be <IP>:<port> such as 127.0.0.1:9187 or [::1]:9187, or "
+                                   "empty to disable, got '{}'",
+                                   c.http.listen));
+    }
+    r.integer("sample_interval_ms", c.http.sample_interval_ms, 100, kMaxTimeoutMs);
+    r.finish();
+  }
+  {
     auto r = section("log");
     r.choice("level", c.log.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
     r.choice("format", c.log.format, {"text", "json"});
@@ -166,9 +180,32 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 
 const std::set<std::string, std::less<>> kSections = {
     "redis", "postgres",    "consumer", "batch",    "decode", "projections",
-    "retry", "dead_letter", "recover",  "shutdown", "log"};
+    "retry", "dead_letter", "recover",  "shutdown", "http", "log"};
 
 } // namespace
+
+std::optional<ListenAddress> parseListenAddress(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view host = text.substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) {
+    host = host.substr(1, host.size() - 2);
+  }
+  ListenAddress a{std::string(host), 0};
+  unsigned char buf[sizeof(in6_addr)];
+  const bool v4 = !bracketed && inet_pton(AF_INET, a.host.c_str(), buf) == 1;
+  const bool v6 = bracketed && inet_pton(AF_INET6, a.host.c_str(), buf) == 1;
+  int64_t port = 0;
+  if (!(v4 || v6) || !core::parseInteger(text.substr(colon + 1), port) || port < 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  a.port = static_cast<uint16_t>(port);
+  return a;
+}
 
 Environment processEnvironment() {
   Environment env;

@@ -31,6 +31,7 @@ struct PostgresConfig {
   std::string application_name = "auditq";
   int64_t writers = 2;                   // parallel writer connections
   int64_t statement_timeout_ms = 60'000; // a batch statement running longer is cancelled; 0: none
+  int64_t ping_interval_ms = 5000;       // an idle writer checks its connection this often
 };
 
 struct ConsumerConfig {
@@ -90,6 +91,18 @@ struct ShutdownConfig {
   int64_t timeout_ms = 30000;
 };
 
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9187"; // /healthz, /readyz, /metrics; empty: no listener
+  int64_t sample_interval_ms = 5000;     // consumer-group pending and lag, for /metrics
+};
+
+// An IP literal and a port: "127.0.0.1:9187", "[::1]:9187", "0.0.0.0:9187".
+struct ListenAddress {
+  std::string host; // without brackets
+  uint16_t port = 0;
+};
+std::optional<ListenAddress> parseListenAddress(std::string_view text);
+
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";
@@ -113,6 +126,7 @@ struct Config {
   DeadLetterConfig dead_letter;
   RecoverConfig recover;
   ShutdownConfig shutdown;
+  HttpConfig http;
   LogConfig log;
 
   std::string origin; // the file it came from, or "built-in defaults"

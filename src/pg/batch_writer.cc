@@ -250,6 +250,7 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
   }
   auto& c = impl_->conn->impl().conn;
   std::string& chunk = impl_->chunk;
+  const auto started = std::chrono::steady_clock::now();
   try {
     // Optimistic: duplicates only follow a crash or a lost XACK, so COPY straight into
     // sync_events; only when the unique key says some rows are already there, redo the whole
@@ -267,6 +268,9 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
       }
     }
     outcome.committed = true;
+    outcome.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
     outcome.committed_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
@@ -277,6 +281,22 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
     }
   }
   return outcome;
+}
+
+bool BatchWriter::ping(WriteOutcome& outcome) {
+  if (!connect(outcome)) {
+    return false;
+  }
+  try {
+    impl_->conn->execute("SELECT 1");
+    return true;
+  } catch (const Error& e) {
+    fail(outcome, e);
+    if (e.isConnectionLost() || !impl_->conn->impl().conn.is_open()) {
+      impl_->conn.reset();
+    }
+    return false;
+  }
 }
 
 } // namespace auditq::pg

@@ -22,6 +22,8 @@ struct WriteOutcome {
   size_t duplicates = 0;
   // Wall-clock time (epoch microseconds) at which COMMIT returned.
   int64_t committed_at_us = 0;
+  // How long the committed transaction took, BEGIN to COMMIT (microseconds).
+  int64_t duration_us = 0;
 };
 
 class BatchWriter {
@@ -39,6 +41,10 @@ public:
   // the next call reconnects. A commit whose outcome is unknown is reported as transient: the
   // retry is harmless because every write is idempotent.
   WriteOutcome write(const pipeline::Batch& batch);
+
+  // Connects if needed and runs a trivial statement: is PostgreSQL there for us? (Idle
+  // writers call it so that readiness follows the server even when nothing is written.)
+  bool ping(WriteOutcome& outcome);
 
   bool connected() const;
 

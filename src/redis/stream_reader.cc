@@ -444,6 +444,53 @@ return deleted)";
   }
 }
 
+void StreamReader::sampleGroups(
+    std::function<void(std::span<const GroupSample>, std::string_view error)> done) {
+  struct State {
+    std::vector<GroupSample> samples;
+    size_t remaining = 0;
+    std::string error;
+    std::function<void(std::span<const GroupSample>, std::string_view)> done;
+  };
+  auto state = std::make_shared<State>();
+  state->samples.resize(consumer_.streams.size());
+  state->remaining = consumer_.streams.size();
+  state->done = std::move(done);
+  for (size_t i = 0; i < consumer_.streams.size(); ++i) {
+    std::string_view args[] = {"XINFO", "GROUPS", consumer_.streams[i]};
+    control_->command(args, commandTimeout(),
+                      [this, state, i](redisReply* reply, std::string_view error) {
+                        if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
+                          state->error = reply == nullptr ? error : text(reply);
+                        } else if (reply->type == REDIS_REPLY_ARRAY) {
+                          // Each group: a flat name/value array (RESP2).
+                          for (size_t g = 0; g < reply->elements; ++g) {
+                            redisReply* group = reply->element[g];
+                            GroupSample sample;
+                            bool ours = false;
+                            for (size_t f = 0; f + 1 < group->elements; f += 2) {
+                              const auto name = text(group->element[f]);
+                              redisReply* value = group->element[f + 1];
+                              if (name == "name") {
+                                ours = text(value) == consumer_.group;
+                              } else if (name == "pending" && value->type == REDIS_REPLY_INTEGER) {
+                                sample.pending = value->integer;
+                              } else if (name == "lag" && value->type == REDIS_REPLY_INTEGER) {
+                                sample.lag = value->integer;
+                              }
+                            }
+                            if (ours) {
+                              state->samples[i] = sample;
+                            }
+                          }
+                        }
+                        if (--state->remaining == 0) {
+                          state->done(state->samples, state->error);
+                        }
+                      });
+  }
+}
+
 void StreamReader::copyDeadLetters(const pipeline::Batch& batch,
                                    const config::DeadLetterConfig& dead_letter, Done done) {
   auto remaining = std::make_shared<size_t>(1); // one for this loop, released at its end

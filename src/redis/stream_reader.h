@@ -27,6 +27,12 @@ namespace auditq::redis {
 // visitor call.
 using EntryView = pipeline::RawEntry;
 
+// The consumer group's counts on one stream, from XINFO GROUPS; -1 when Redis does not know.
+struct GroupSample {
+  int64_t pending = -1; // delivered to some consumer, not acknowledged
+  int64_t lag = -1;     // in the stream, not yet delivered to the group
+};
+
 class StreamReader {
 public:
   using EntryVisitor = std::function<void(const EntryView&)>;
@@ -59,6 +65,9 @@ public:
   // Removes other consumers idle for consumer.delete_idle_ms that have no pending entries
   // (checked and deleted atomically in a script: one that still holds entries is never removed).
   void deleteIdleConsumers(std::function<void(int64_t deleted, std::string_view error)> done);
+
+  // Samples the group on every stream (one XINFO GROUPS each), in consumer.streams order.
+  void sampleGroups(std::function<void(std::span<const GroupSample>, std::string_view error)> done);
 
   // XADDs a copy of each dead letter in `batch` to "<stream><suffix>" (MAXLEN ~ maxlen when > 0).
   void copyDeadLetters(const pipeline::Batch& batch, const config::DeadLetterConfig& dead_letter,

@@ -1,0 +1,246 @@
+// Rendering /metrics. The families are written in a fixed order with HELP and TYPE lines;
+// per-stream series exist from the start (zeros), so rate() works from the first scrape.
+#include "app/metrics.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/build_info.h"
+
+namespace auditq::app {
+
+PipelineMetrics::PipelineMetrics(const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    streams.push_back(StreamMetrics{.stream = n});
+  }
+}
+
+StreamMetrics& PipelineMetrics::of(std::string_view stream) {
+  if (streams[last_].stream == stream) {
+    return streams[last_];
+  }
+  for (size_t i = 0; i < streams.size(); ++i) {
+    if (streams[i].stream == stream) {
+      last_ = i;
+      return streams[i];
+    }
+  }
+  return streams.front();
+}
+
+uint64_t PipelineMetrics::read() const {
+  uint64_t n = 0;
+  for (const auto& s : streams) {
+    n += s.read;
+  }
+  return n;
+}
+
+uint64_t PipelineMetrics::committed() const {
+  uint64_t n = 0;
+  for (const auto& s : streams) {
+    n += s.committed;
+  }
+  return n;
+}
+
+uint64_t PipelineMetrics::deadLettered() const {
+  uint64_t n = 0;
+  for (const auto& s : streams) {
+    for (auto c : s.dead_lettered) {
+      n += c;
+    }
+  }
+  return n;
+}
+
+namespace {
+
+struct ProcessStats {
+  double cpu_seconds = 0;
+  uint64_t resident_bytes = 0;
+  uint64_t open_fds = 0;
+  double start_time_seconds = 0;
+};
+
+// Linux /proc; a field that cannot be read stays 0.
+ProcessStats processStats() {
+  ProcessStats p;
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    p.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                    static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  }
+  uint64_t size_pages = 0;
+  uint64_t resident_pages = 0;
+  if (std::ifstream statm("/proc/self/statm"); statm >> size_pages >> resident_pages) {
+    p.resident_bytes = resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  }
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (const dirent* e = readdir(d)) {
+      p.open_fds += e->d_name[0] != '.' ? 1 : 0;
+    }
+    closedir(d);
+    p.open_fds -= 1; // the directory's own descriptor
+  }
+  // Start time: boot time (btime in /proc/stat) plus field 22 of /proc/self/stat, in ticks.
+  uint64_t btime = 0;
+  std::ifstream stat("/proc/stat");
+  for (std::string line; std::getline(stat, line);) {
+    if (line.rfind("btime ", 0) == 0) {
+      btime = std::stoull(line.substr(6));
+      break;
+    }
+  }
+  std::ifstream self("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')'); // the command name may hold spaces
+  if (btime > 0 && close != std::string::npos) {
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && fields >> field; ++i) {
+      if (i == 22) {
+        p.start_time_seconds = static_cast<double>(btime) +
+                               static_cast<double>(std::stoull(field)) /
+                                   static_cast<double>(sysconf(_SC_CLK_TCK));
+      }
+    }
+  }
+  return p;
+}
+
+} // namespace
+
+void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::PrometheusText& out) {
+  using core::Label;
+  out.clear();
+  out.family("auditq_build_info", "gauge", "Build facts; the value is always 1.");
+  out.sample("auditq_build_info", {{"version", core::kVersion}}, uint64_t{1});
+
+  out.family("auditq_ready", "gauge",
+             "1 when Redis and PostgreSQL are reachable and the breaker is closed (/readyz).");
+  out.sample("auditq_ready", {}, uint64_t{s.ready});
+  out.family("auditq_redis_connected", "gauge", "1 while the Redis connections are up.");
+  out.sample("auditq_redis_connected", {}, uint64_t{s.redis_connected});
+  out.family("auditq_postgres_reachable", "gauge",
+             "1 when the last write or ping of PostgreSQL succeeded.");
+  out.sample("auditq_postgres_reachable", {}, uint64_t{s.postgres_reachable});
+
+  out.family("auditq_entries_read_total", "counter",
+             "Stream entries read (redeliveries and claimed entries included).");
+  for (const auto& st : m.streams) {
+    out.sample("auditq_entries_read_total", {{"stream", st.stream}}, st.read);
+  }
+  out.family("auditq_entries_committed_total", "counter",
+             "Entries committed to sync_events (or found already there) and acknowledged.");
+  for (const auto& st : m.streams) {
+    out.sample("auditq_entries_committed_total", {{"stream", st.stream}}, st.committed);
+  }
+  out.family("auditq_entries_dead_lettered_total", "counter",
+             "Entries written to auditq_dead_letters, by reason code.");
+  for (const auto& st : m.streams) {
+    for (size_t r = 0; r < core::kAllReasonCodes.size(); ++r) {
+      out.sample("auditq_entries_dead_lettered_total",
+                 {{"stream", st.stream}, {"reason", core::reasonName(core::kAllReasonCodes[r])}},
+                 st.dead_lettered[r]);
+    }
+  }
+  out.family("auditq_duplicates_skipped_total", "counter",
+             "Redelivered entries found already committed and skipped.");
+  out.sample("auditq_duplicates_skipped_total", {}, m.duplicates);
+  out.family("auditq_batches_total", "counter", "Batches committed.");
+  out.sample("auditq_batches_total", {}, m.batches);
+  out.family("auditq_batches_in_flight", "gauge", "Batches sealed and not yet acknowledged.");
+  out.sample("auditq_batches_in_flight", {}, s.batches_in_flight);
+  out.family("auditq_batch_entries", "histogram", "Entries per committed batch.");
+  out.histogram("auditq_batch_entries", {}, m.batch_entries);
+  out.family("auditq_commit_duration_seconds", "histogram",
+             "Time of the transactions that committed batches, BEGIN to COMMIT.");
+  out.histogram("auditq_commit_duration_seconds", {}, m.commit_seconds);
+  out.family("auditq_end_to_end_latency_seconds", "histogram",
+             "Per entry: from XADD (the entry id's time) to the COMMIT that stored it.");
+  out.histogram("auditq_end_to_end_latency_seconds", {}, m.end_to_end_seconds);
+
+  out.family("auditq_last_committed_entry_timestamp_seconds", "gauge",
+             "Entry id time of the newest committed entry.");
+  for (const auto& st : m.streams) {
+    if (st.last_committed_ms > 0) {
+      out.sample("auditq_last_committed_entry_timestamp_seconds", {{"stream", st.stream}},
+                 static_cast<double>(st.last_committed_ms) / 1000.0);
+    }
+  }
+  out.family("auditq_end_to_end_lag_seconds", "gauge",
+             "Now minus the entry id time of the newest committed entry (grows while the stream "
+             "is idle: read it with auditq_consumer_group_lag).");
+  for (const auto& st : m.streams) {
+    if (st.last_committed_ms > 0) {
+      const auto lag = s.now_ms - static_cast<int64_t>(st.last_committed_ms);
+      out.sample("auditq_end_to_end_lag_seconds", {{"stream", st.stream}},
+                 static_cast<double>(lag > 0 ? lag : 0) / 1000.0);
+    }
+  }
+  out.family("auditq_consumer_group_pending", "gauge",
+             "Entries delivered to the group's consumers and not yet acknowledged (sampled).");
+  for (const auto& st : m.streams) {
+    if (st.group_pending >= 0) {
+      out.sample("auditq_consumer_group_pending", {{"stream", st.stream}}, st.group_pending);
+    }
+  }
+  out.family("auditq_consumer_group_lag", "gauge",
+             "Entries in the stream not yet delivered to the group (sampled).");
+  for (const auto& st : m.streams) {
+    if (st.group_lag >= 0) {
+      out.sample("auditq_consumer_group_lag", {{"stream", st.stream}}, st.group_lag);
+    }
+  }
+
+  out.family("auditq_postgres_write_retries_total", "counter",
+             "Batch writes that failed for a passing reason and were retried.");
+  out.sample("auditq_postgres_write_retries_total", {}, s.write_retries);
+  out.family("auditq_postgres_isolations_total", "counter",
+             "Batches split to isolate rows PostgreSQL refused.");
+  out.sample("auditq_postgres_isolations_total", {}, s.isolations);
+  out.family("auditq_postgres_breaker_state", "gauge",
+             "The writers' circuit breaker: 1 for the current state.");
+  for (std::string_view state : {"closed", "open", "half_open"}) {
+    out.sample("auditq_postgres_breaker_state", {{"state", state}}, uint64_t{s.breaker == state});
+  }
+  out.family("auditq_postgres_breaker_opened_total", "counter", "Times the breaker opened.");
+  out.sample("auditq_postgres_breaker_opened_total", {}, s.breaker_opened);
+  out.family("auditq_postgres_connections_total", "counter", "PostgreSQL connections opened.");
+  out.sample("auditq_postgres_connections_total", {}, s.postgres_connections);
+  out.family("auditq_postgres_reconnects_total", "counter",
+             "PostgreSQL connections opened to replace a lost one.");
+  out.sample("auditq_postgres_reconnects_total", {}, s.postgres_reconnects);
+  out.family("auditq_redis_reconnects_total", "counter",
+             "Reconnections to Redis after it was lost.");
+  out.sample("auditq_redis_reconnects_total", {}, m.redis_reconnects);
+  out.family("auditq_entries_reclaimed_total", "counter",
+             "Entries taken over from idle consumers (XAUTOCLAIM).");
+  out.sample("auditq_entries_reclaimed_total", {}, s.reclaimed);
+  out.family("auditq_reclaimed_entries_deleted_total", "counter",
+             "Pending entries found deleted from the stream when claimed.");
+  out.sample("auditq_reclaimed_entries_deleted_total", {}, s.reclaimed_deleted);
+  out.family("auditq_consumers_deleted_total", "counter",
+             "Idle consumers with nothing pending removed from the group.");
+  out.sample("auditq_consumers_deleted_total", {}, m.consumers_deleted);
+  out.family("auditq_consumer_groups_recreated_total", "counter",
+             "Consumer groups recreated after Redis lost them (NOGROUP).");
+  out.sample("auditq_consumer_groups_recreated_total", {}, s.groups_recreated);
+
+  const auto p = processStats();
+  out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+  out.sample("process_cpu_seconds_total", {}, p.cpu_seconds);
+  out.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
+  out.sample("process_resident_memory_bytes", {}, p.resident_bytes);
+  out.family("process_open_fds", "gauge", "Open file descriptors.");
+  out.sample("process_open_fds", {}, p.open_fds);
+  out.family("process_start_time_seconds", "gauge", "Start time since the Unix epoch.");
+  out.sample("process_start_time_seconds", {}, p.start_time_seconds);
+}
+
+} // namespace auditq::app
