@@ -184,3 +184,36 @@ TEST(Config, BuildsTheLibpqConnectionString) {
 
 } // namespace
 } // namespace auditq::config
+
+namespace auditq::config {
+namespace {
+
+TEST(ConfigHttp, ListenTakesIpLiteralsAndPortsOrNothing) {
+  EXPECT_EQ(parseConfig("", "x", {}).http.listen, "127.0.0.1:9187");
+  const auto v4 = parseListenAddress("0.0.0.0:9187");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 9187);
+  const auto v6 = parseListenAddress("[::1]:80");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 80);
+  EXPECT_EQ(parseListenAddress("127.0.0.1:0")->port, 0); // any free port
+  for (const char* bad : {"localhost:9187", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
+                          "127.0.0.1:-1", "::1:9187", "[::1]", "[127.0.0.1]:80", "300.1.1.1:80",
+                          ":9187", "127.0.0.1:9187x"}) {
+    EXPECT_FALSE(parseListenAddress(bad)) << bad;
+  }
+  EXPECT_TRUE(parseConfig("http:\n  listen: \"\"\n", "x", {}).http.listen.empty());
+}
+
+TEST(ConfigHttp, ABadListenAddressNamesTheKey) {
+  expectError("http:\n  listen: localhost:9187\n", {},
+              {"http.listen", "<IP>:<port>", "localhost:9187"});
+  expectError("", {{"AUDITQ_HTTP_LISTEN", "9187"}}, {"AUDITQ_HTTP_LISTEN", "http.listen"});
+  expectError("http:\n  sample_interval_ms: 10\n", {}, {"http.sample_interval_ms"});
+  expectError("postgres:\n  ping_interval_ms: 0\n", {}, {"postgres.ping_interval_ms"});
+}
+
+} // namespace
+} // namespace auditq::config
