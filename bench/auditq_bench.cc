@@ -254,7 +254,8 @@ public:
             {"AUDITQ_CONSUMER_START_ID", "0"},
             {"AUDITQ_PROJECTIONS_SESSIONS", on},
             {"AUDITQ_PROJECTIONS_PARTICIPANTS", on},
-            {"AUDITQ_LOG_LEVEL", "info"}};
+            {"AUDITQ_LOG_LEVEL", "info"},
+            {"AUDITQ_HTTP_LISTEN", "127.0.0.1:0"}}; // listener on, as in production
   }
 
   // Times one psql invocation running `script`.

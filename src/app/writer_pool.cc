@@ -104,16 +104,26 @@ void WriterPool::ping(Worker& w) {
   pg::WriteOutcome outcome;
   const bool ok = w.writer.ping(outcome);
   noteConnection(w, was_connected);
-  const auto before = health_.exchange(ok ? PostgresHealth::Reachable : PostgresHealth::Failing);
-  if (ok && before == PostgresHealth::Failing) {
-    core::log::info("postgres_reachable", {});
-  } else if (!ok) {
-    last_failure_ = outcome.failure;
-    if (before != PostgresHealth::Failing) {
-      core::log::warn("postgres_unreachable", {{"class", pipeline::failureClassName(outcome.failure)},
-                                               {"sqlstate", outcome.sqlstate},
-                                               {"error", outcome.message}});
+  bool was_failing = false;
+  {
+    std::lock_guard lock(mu_);
+    was_failing = ping_failing_;
+    ping_failing_ = !ok;
+    if (!ok) {
+      last_failure_ = outcome.failure;
+      health_ = PostgresHealth::Failing;
+    } else if (!failing_) {
+      // Reachable, and no write is failing (a write refused for lack of a privilege, say,
+      // keeps the health Failing even though SELECT 1 works).
+      health_ = PostgresHealth::Reachable;
     }
+  }
+  if (ok && was_failing) {
+    core::log::info("postgres_reachable", {});
+  } else if (!ok && !was_failing) {
+    core::log::warn("postgres_unreachable", {{"class", pipeline::failureClassName(outcome.failure)},
+                                             {"sqlstate", outcome.sqlstate},
+                                             {"error", outcome.message}});
   }
 }
 

@@ -101,6 +101,7 @@ private:
   std::deque<pipeline::Batch*> queue_;
   pipeline::CircuitBreaker breaker_;
   bool failing_ = false;              // logged as failing, not yet recovered
+  bool ping_failing_ = false;         // the last ping failed (logged once)
   Clock::time_point failing_since_{}; // first failure since the last answer
   bool stop_ = false;
   bool abandon_ = false;

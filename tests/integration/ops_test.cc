@@ -1,0 +1,536 @@
+// Running it for real, on a private stack (it stops PostgreSQL and turns TLS on): the HTTP
+// endpoints and the Prometheus text, readiness following PostgreSQL, systemd's READY/WATCHDOG/
+// STOPPING over a real notify socket, the append-only writer role, PostgreSQL TLS with
+// verify-full against a throwaway CA, a Redis ACL user holding exactly the documented commands,
+// and secrets kept out of logs, metrics, /readyz and check-config.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "http/client.h"
+#include "integration/pipeline_support.h"
+#include "integration/private_stack.h"
+#include "prometheus_check.h"
+
+namespace auditq::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A unix datagram socket standing in for systemd's $NOTIFY_SOCKET.
+class NotifySocket {
+public:
+  NotifySocket() {
+    path_ = fmt::format("/tmp/auditq-notify-{}-{}.sock", getpid(), counter_++);
+    unlink(path_.c_str());
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  }
+  ~NotifySocket() {
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+  // Every message received within `window`.
+  std::vector<std::string> receive(std::chrono::milliseconds window) {
+    std::vector<std::string> got;
+    const auto until = std::chrono::steady_clock::now() + window;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return got;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) == 1) {
+        char buf[4096];
+        const auto n = recv(fd_, buf, sizeof(buf), 0);
+        if (n > 0) {
+          got.emplace_back(buf, static_cast<size_t>(n));
+        }
+      }
+    }
+  }
+
+  // Waits up to `timeout` for a message containing `text`; every message seen goes to `seen`.
+  bool waitFor(const std::string& text, std::chrono::milliseconds timeout,
+               std::vector<std::string>& seen) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      for (auto& m : receive(200ms)) {
+        seen.push_back(m);
+        if (m.find(text) != std::string::npos) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+private:
+  static inline int counter_ = 0;
+  std::string path_;
+  int fd_ = -1;
+};
+
+size_t countContaining(const std::vector<std::string>& messages, const std::string& text) {
+  size_t n = 0;
+  for (const auto& m : messages) {
+    n += m.find(text) != std::string::npos ? 1 : 0;
+  }
+  return n;
+}
+
+class Ops : public PipelineFixture {
+protected:
+  static void SetUpTestSuite() { private_stack::start(); }
+  static void TearDownTestSuite() { private_stack::stop(); }
+
+  // The daemon with its HTTP listener on a free port; returns once the port is logged.
+  std::unique_ptr<Subprocess> startWithHttp(std::map<std::string, std::string> extra = {}) {
+    extra.emplace("AUDITQ_HTTP_LISTEN", "127.0.0.1:0");
+    extra.emplace("AUDITQ_HTTP_SAMPLE_INTERVAL_MS", "200");
+    extra.emplace("AUDITQ_POSTGRES_PING_INTERVAL_MS", "200");
+    auto daemon = startDaemon(extra);
+    static const std::regex kPort(R"(http_listening host=\S+ port=(\d+))");
+    std::smatch m;
+    std::string err;
+    EXPECT_TRUE(waitFor(
+        [&] {
+          err = daemon->stderrText();
+          return std::regex_search(err, m, kPort);
+        },
+        10s))
+        << err;
+    port_ = m.empty() ? 0 : static_cast<uint16_t>(std::stoi(m[1]));
+    return daemon;
+  }
+
+  http::GetResult get(const std::string& path) {
+    return http::get("127.0.0.1", port_, path, 5s);
+  }
+
+  bool waitStatus(const std::string& path, unsigned status, std::chrono::milliseconds timeout) {
+    return waitFor([&] { return get(path).status == status; }, timeout);
+  }
+
+  long long events() const {
+    return count(fmt::format("SELECT count(*) FROM sync_events WHERE stream = '{}'", stream_));
+  }
+
+  uint16_t port_ = 0;
+};
+
+TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
+  auto daemon = startWithHttp();
+  ASSERT_TRUE(waitStatus("/readyz", 200, 15s)) << daemon->stderrText();
+  constexpr int kGood = 20;
+  for (int i = 0; i < kGood; ++i) {
+    xadd(entryWithState(newUuid(), 1));
+  }
+  xadd({"type", "session_updated", "session_id", "not-a-uuid", "ts", "1700000000000"});
+  xadd({"type", "session_updated", "session_id", "nope", "ts", "1700000000000"});
+  ASSERT_TRUE(waitFor([&] { return events() == kGood && pending() == 0; })) << daemon->stderrText();
+
+  const auto health = get("/healthz");
+  EXPECT_EQ(health.status, 200u);
+  EXPECT_EQ(health.body, "ok\n");
+  const auto ready = get("/readyz");
+  EXPECT_EQ(ready.status, 200u);
+  EXPECT_EQ(ready.content_type, "application/json");
+  EXPECT_NE(ready.body.find(R"("ready":true)"), std::string::npos) << ready.body;
+  EXPECT_EQ(get("/nothing-here").status, 404u);
+
+  // Group pending and lag are sampled every 200 ms: wait for a sample after the commit.
+  ParsedMetrics m;
+  const std::string s = fmt::format(R"({{stream="{}"}})", stream_);
+  ASSERT_TRUE(waitFor([&] {
+    const auto r = get("/metrics");
+    m = parsePrometheus(r.body);
+    return r.status == 200 && m.value("auditq_consumer_group_pending" + s) == 0 &&
+           m.value("auditq_consumer_group_lag" + s) == 0;
+  }, 10s));
+  const auto r = get("/metrics");
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  m = parsePrometheus(r.body);
+  ASSERT_TRUE(m.problems.empty()) << m.problems.front() << "\n" << r.body;
+  EXPECT_EQ(m.value("auditq_entries_read_total" + s), kGood + 2);
+  EXPECT_EQ(m.value("auditq_entries_committed_total" + s), kGood);
+  EXPECT_EQ(m.value(fmt::format(R"(auditq_entries_dead_lettered_total{{stream="{}",reason="bad_uuid"}})",
+                                stream_)),
+            2);
+  EXPECT_EQ(m.value(fmt::format(R"(auditq_entries_dead_lettered_total{{stream="{}",reason="bad_json"}})",
+                                stream_)),
+            0);
+  const double batches = m.value("auditq_batches_total");
+  EXPECT_GE(batches, 1);
+  EXPECT_EQ(m.value("auditq_batch_entries_count"), batches);
+  EXPECT_EQ(m.value("auditq_batch_entries_sum"), kGood + 2);
+  EXPECT_EQ(m.value("auditq_commit_duration_seconds_count"), batches);
+  EXPECT_EQ(m.value("auditq_end_to_end_latency_seconds_count"), kGood + 2);
+  EXPECT_EQ(m.types.at("auditq_end_to_end_latency_seconds"), "histogram");
+  const double newest = m.value("auditq_last_committed_entry_timestamp_seconds" + s);
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  EXPECT_NEAR(newest, now, 60);
+  EXPECT_GE(m.value("auditq_end_to_end_lag_seconds" + s), 0);
+  EXPECT_EQ(m.value("auditq_ready"), 1);
+  EXPECT_EQ(m.value(R"(auditq_postgres_breaker_state{state="closed"})"), 1);
+  EXPECT_EQ(m.value(R"(auditq_postgres_breaker_state{state="open"})"), 0);
+  EXPECT_GE(m.value("auditq_postgres_connections_total"), 1);
+  EXPECT_EQ(m.value("auditq_redis_reconnects_total"), 0);
+  EXPECT_GT(m.value("process_resident_memory_bytes"), 1e6);
+  EXPECT_EQ(m.value(R"(auditq_build_info{version="0.1.0"})"), 1);
+
+  // `auditq healthcheck` (the container's HEALTHCHECK) reads the same endpoints.
+  const std::map<std::string, std::string> at = {
+      {"AUDITQ_HTTP_LISTEN", fmt::format("127.0.0.1:{}", port_)}};
+  const auto hc = runAuditq({"healthcheck"}, at);
+  EXPECT_EQ(hc.exit_code, 0) << hc.err;
+  EXPECT_EQ(hc.out, "ok\n");
+  EXPECT_EQ(runAuditq({"healthcheck", "--ready"}, at).exit_code, 0);
+  stopDaemon(*daemon);
+  const auto gone = runAuditq({"healthcheck"}, at);
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("no answer"), std::string::npos) << gone.err;
+  EXPECT_EQ(runAuditq({"healthcheck"}, {{"AUDITQ_HTTP_LISTEN", ""}}).exit_code, 2);
+}
+
+TEST_F(Ops, AListenAddressInUseIsAClearStartupFailure) {
+  auto first = startWithHttp();
+  ASSERT_NE(port_, 0);
+  const auto second = runAuditq({"run"}, daemonEnv({{"AUDITQ_HTTP_LISTEN",
+                                                      fmt::format("127.0.0.1:{}", port_)},
+                                                     {"AUDITQ_CONSUMER_NAME", consumer_ + "-2"}}),
+                                 20s);
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("http_listen_failed"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("http.listen"), std::string::npos) << second.err;
+  stopDaemon(*first);
+}
+
+TEST_F(Ops, ReadinessAndSystemdFollowPostgres) {
+  NotifySocket notify;
+  std::vector<std::string> seen;
+  // The URL carries a password (trust auth ignores it): it must show up nowhere.
+  const std::string secret = "pg-secret-" + uniqueName("pw");
+  std::string url = db_.url();
+  url.insert(url.find('@'), ":" + secret);
+  private_stack::run({"stop-pg", "fast"});
+  auto daemon = startWithHttp({{"NOTIFY_SOCKET", notify.path()},
+                               {"WATCHDOG_USEC", "1000000"},
+                               {"DATABASE_URL", url}});
+  // Redis is there, PostgreSQL is not: the watchdog is fed, READY=1 is not sent, not ready.
+  const auto early = notify.receive(2500ms);
+  EXPECT_GE(countContaining(early, "WATCHDOG=1"), 3u);
+  EXPECT_EQ(countContaining(early, "READY=1"), 0u);
+  auto not_ready = get("/readyz");
+  EXPECT_EQ(not_ready.status, 503u);
+  EXPECT_NE(not_ready.body.find("postgres_failing"), std::string::npos) << not_ready.body;
+  EXPECT_NE(not_ready.body.find(R"("ready":false)"), std::string::npos) << not_ready.body;
+  EXPECT_EQ(parsePrometheus(get("/metrics").body).value("auditq_ready"), 0);
+
+  private_stack::run({"start-pg"});
+  EXPECT_TRUE(notify.waitFor("READY=1", 15s, seen)) << daemon->stderrText();
+  EXPECT_TRUE(waitStatus("/readyz", 200, 10s)) << get("/readyz").body;
+
+  // PostgreSQL goes away while nothing is written: the idle writers' pings notice.
+  private_stack::run({"stop-pg", "fast"});
+  EXPECT_TRUE(waitStatus("/readyz", 503, 10s)) << get("/readyz").body;
+  const auto m = parsePrometheus(get("/metrics").body);
+  EXPECT_EQ(m.value("auditq_postgres_reachable"), 0);
+  const auto readyz = get("/readyz").body;
+  private_stack::run({"start-pg"});
+  EXPECT_TRUE(waitStatus("/readyz", 200, 15s)) << get("/readyz").body;
+  const auto m2 = parsePrometheus(get("/metrics").body);
+  EXPECT_GE(m2.value("auditq_postgres_reconnects_total"), 1);
+  const auto metrics = get("/metrics").body;
+
+  daemon->signal(SIGTERM);
+  EXPECT_TRUE(notify.waitFor("STOPPING=1", 10s, seen));
+  EXPECT_EQ(daemon->wait(30s), 0) << daemon->stderrText();
+  const auto err = daemon->stderrText();
+  EXPECT_NE(err.find("postgres_unreachable"), std::string::npos) << err;
+  EXPECT_NE(err.find("postgres_reachable"), std::string::npos) << err;
+  for (const auto* text : {&err, &readyz, &metrics}) {
+    EXPECT_EQ(text->find(secret), std::string::npos) << *text;
+  }
+  const auto check = runAuditq({"check-config"}, {{"DATABASE_URL", url}});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_EQ(check.out.find(secret), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("postgres.url"), std::string::npos) << check.out;
+}
+
+TEST_F(Ops, TheWriterRoleAppendsButCannotRewriteTheAuditTrail) {
+  const std::string role = uniqueName("writer");
+  db_.scalar(fmt::format("CREATE ROLE {} LOGIN IN ROLE auditq_writer", role));
+  std::string url = db_.url();
+  url.replace(url.find("://") + 3, url.find('@') - url.find("://") - 3, role);
+  const std::string session = newUuid();
+  xadd(entryWithState(session, 1));
+  xadd(entryWithState(session, 2));
+  xadd({"type", "session_deleted", "session_id", newUuid(), "ts", "1700000000000"});
+  xadd({"type", "session_updated", "session_id", "bad", "ts", "1700000000000"});
+  auto daemon = startDaemon({{"DATABASE_URL", url}});
+  ASSERT_TRUE(waitFor([&] { return events() == 3 && pending() == 0; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters"), 1);
+  EXPECT_EQ(count(fmt::format("SELECT max(version) FROM sync_sessions WHERE session_id = '{}'",
+                              session)),
+            2);
+
+  auto as_writer = std::make_unique<pqxx::connection>(url);
+  for (const char* sql :
+       {"UPDATE sync_events SET event_type = 'forged'", "DELETE FROM sync_events",
+        "TRUNCATE sync_events", "DELETE FROM auditq_dead_letters", "DROP TABLE sync_events",
+        "UPDATE auditq_dead_letters SET reason = 'x'"}) {
+    pqxx::nontransaction tx(*as_writer);
+    try {
+      tx.exec(sql);
+      ADD_FAILURE() << "the writer role may not: " << sql;
+    } catch (const pqxx::insufficient_privilege& e) {
+      // 42501 (libpqxx 6.4 leaves sqlstate() empty for this class).
+      SUCCEED() << e.what();
+    }
+  }
+  EXPECT_EQ(events(), 3);
+  // What operators run with the daemon's credentials works too.
+  const std::map<std::string, std::string> env = {{"DATABASE_URL", url},
+                                                  {"REDIS_URL", redisUrl()}};
+  const auto list = runAuditq({"dlq", "list"}, env);
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  const auto replay = runAuditq({"dlq", "replay", "--all"}, env);
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  const auto recover = runAuditq({"--recover", "--dry-run", "--all"}, env);
+  EXPECT_EQ(recover.exit_code, 0) << recover.err;
+  const auto status = runAuditq({"migrate", "status"}, env);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  as_writer.reset();
+
+  // A login role without auditq_writer: permission denied is an operator's problem (logged at
+  // error, by SQLSTATE), never a reason to drop or dead-letter the entries.
+  const std::string outsider = uniqueName("outsider");
+  db_.scalar(fmt::format("CREATE ROLE {} LOGIN", outsider));
+  std::string outsider_url = db_.url();
+  outsider_url.replace(outsider_url.find("://") + 3,
+                       outsider_url.find('@') - outsider_url.find("://") - 3, outsider);
+  xadd(entryWithState(newUuid(), 1));
+  auto refused =
+      startDaemon({{"DATABASE_URL", outsider_url}, {"AUDITQ_SHUTDOWN_TIMEOUT_MS", "1000"}});
+  EXPECT_TRUE(waitFor([&] {
+    const auto err = refused->stderrText();
+    return err.find("postgres_write_failed") != std::string::npos;
+  }, 15s)) << refused->stderrText();
+  const auto err = refused->stderrText();
+  EXPECT_NE(err.find("class=needs_operator sqlstate=42501"), std::string::npos) << err;
+  EXPECT_EQ(pending(), 2); // the new entry, and the dead letter replayed above
+  refused->signal(SIGTERM);
+  EXPECT_EQ(refused->wait(20s), 1); // the shutdown timed out with the batch still uncommitted
+  EXPECT_EQ(pending(), 2);
+  EXPECT_EQ(events(), 3);
+  db_.scalar(fmt::format("DROP ROLE {}", outsider));
+  db_.scalar(fmt::format("DROP OWNED BY {}; DROP ROLE {}", role, role));
+}
+
+// openssl in a shell: a throwaway CA and a server certificate for DNS:localhost only.
+void makeCertificates(const std::string& dir, const std::string& name) {
+  const auto r = runProcess(
+      {"/bin/sh", "-ec",
+       fmt::format("cd {0}; "
+                   "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN={1}-ca "
+                   "  -keyout {1}-ca.key -out {1}-ca.crt 2>/dev/null; "
+                   "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
+                   "  -keyout {1}.key -out {1}.csr 2>/dev/null; "
+                   "printf 'subjectAltName=DNS:localhost\\n' > {1}.ext; "
+                   "openssl x509 -req -in {1}.csr -CA {1}-ca.crt -CAkey {1}-ca.key "
+                   "  -CAcreateserial -days 2 -extfile {1}.ext -out {1}.crt 2>/dev/null; "
+                   "chmod 600 {1}.key",
+                   dir, name)},
+      {}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(Ops, PostgresTlsWithVerifyFull) {
+  char dir_template[] = "/tmp/auditq-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  makeCertificates(dir, "server");
+  makeCertificates(dir, "other"); // another CA, that did not sign the server's certificate
+  if (getuid() == 0) {
+    // The server runs as postgres and must own its key.
+    ASSERT_EQ(runProcess({"/bin/chown", "-R", "postgres", dir}).exit_code, 0);
+    ASSERT_EQ(runProcess({"/bin/chmod", "755", dir}).exit_code, 0);
+  }
+  auto admin = pqxx::connection(adminPgUrl());
+  {
+    pqxx::nontransaction tx(admin);
+    tx.exec(fmt::format("ALTER SYSTEM SET ssl_cert_file = '{}/server.crt'", dir));
+    tx.exec(fmt::format("ALTER SYSTEM SET ssl_key_file = '{}/server.key'", dir));
+    tx.exec("ALTER SYSTEM SET ssl = on");
+    tx.exec("SELECT pg_reload_conf()");
+  }
+  // postgresql://postgres@127.0.0.1:<port>/<db> -> the same through "localhost" with TLS.
+  const std::string url = db_.url();
+  const auto host_at = url.find("127.0.0.1");
+  ASSERT_NE(host_at, std::string::npos) << url;
+  auto with = [&](const std::string& host, const std::string& params) {
+    std::string u = url;
+    u.replace(host_at, 9, host);
+    return u + "?" + params;
+  };
+  const auto good = with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt");
+  ASSERT_TRUE(waitFor([&] {
+    return runAuditq({"check-config", "--connect"},
+                     {{"DATABASE_URL", good}, {"REDIS_URL", redisUrl()}})
+               .exit_code == 0;
+  }, 10s));
+
+  // The daemon's connections really are encrypted.
+  auto daemon = startDaemon({{"DATABASE_URL", good}, {"AUDITQ_POSTGRES_APPLICATION_NAME", "auditq-tls"}});
+  xadd(entryWithState(newUuid(), 1));
+  ASSERT_TRUE(waitFor([&] { return events() == 1 && pending() == 0; })) << daemon->stderrText();
+  EXPECT_EQ(db_.scalar("SELECT bool_and(s.ssl)::text || count(*) FROM pg_stat_ssl s JOIN "
+                       "pg_stat_activity a USING (pid) WHERE a.application_name = 'auditq-tls'"),
+            "true2"); // postgres.writers = 2
+  stopDaemon(*daemon);
+
+  // A certificate from another CA, or a name the certificate does not carry: refused.
+  const auto wrong_ca = runAuditq(
+      {"check-config", "--connect"},
+      {{"DATABASE_URL",
+        with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/other-ca.crt")},
+       {"REDIS_URL", redisUrl()}});
+  EXPECT_EQ(wrong_ca.exit_code, 1);
+  EXPECT_NE(wrong_ca.out.find("certificate verify failed"), std::string::npos) << wrong_ca.out;
+  const auto wrong_name = runAuditq(
+      {"check-config", "--connect"},
+      {{"DATABASE_URL",
+        with("127.0.0.1", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt")},
+       {"REDIS_URL", redisUrl()}});
+  EXPECT_EQ(wrong_name.exit_code, 1);
+  EXPECT_NE(wrong_name.out.find("does not match host name"), std::string::npos)
+      << wrong_name.out;
+  // verify-ca checks the chain but not the name.
+  EXPECT_EQ(runAuditq({"check-config", "--connect"},
+                      {{"DATABASE_URL", with("127.0.0.1", "sslmode=verify-ca&sslrootcert=" + dir +
+                                                              "/server-ca.crt")},
+                       {"REDIS_URL", redisUrl()}})
+                .exit_code,
+            0);
+}
+
+// The ACL rule documented in config/redis-acl.conf, for a user of the given name and password.
+std::vector<std::string> documentedAcl(const std::string& password) {
+  std::ifstream in(std::string(AUDITQ_SOURCE_DIR) + "/config/redis-acl.conf");
+  std::string line;
+  std::vector<std::string> rules;
+  while (std::getline(in, line)) {
+    if (line.rfind("user ", 0) != 0) {
+      continue;
+    }
+    std::istringstream words(line);
+    std::string word;
+    words >> word >> word; // "user auditq"
+    while (words >> word) {
+      rules.push_back(word.rfind('>', 0) == 0 ? ">" + password : word);
+    }
+  }
+  return rules;
+}
+
+TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
+  const auto rules = documentedAcl("acl-secret-pw");
+  ASSERT_GT(rules.size(), 10u) << "config/redis-acl.conf has no user line";
+  const std::string user = uniqueName("acl");
+  std::vector<std::string_view> args = {"ACL", "SETUSER", user};
+  args.insert(args.end(), rules.begin(), rules.end());
+  auto reply = redis_->command(args);
+  ASSERT_EQ(reply->type, REDIS_REPLY_STATUS) << (reply->str != nullptr ? reply->str : "");
+  // The documented key patterns: streams under sync:, session keys under session:.
+  stream_ = "sync:" + uniqueName("acl");
+  std::string url = redisUrl();
+  url.insert(url.find("://") + 3, user + ":acl-secret-pw@");
+  const std::string keys = "session:" + uniqueName("k");
+
+  // An entry left pending by a consumer that is gone, so the claim path runs too.
+  redis_->command({"XGROUP", "CREATE", stream_, group_, "0", "MKSTREAM"});
+  xadd(entryWithState(newUuid(), 1));
+  redis_->command({"XREADGROUP", "GROUP", group_, "gone", "COUNT", "1", "STREAMS", stream_, ">"});
+  const std::string session = newUuid();
+  xadd(entryWithState(session, 1));
+  xadd({"type", "session_updated", "session_id", "bad", "ts", "1700000000000"});
+  auto daemon = startWithHttp({{"REDIS_URL", url},
+                               {"AUDITQ_DEAD_LETTER_STREAM_COPY", "true"},
+                               {"AUDITQ_CONSUMER_CLAIM_IDLE_MS", "1000"},
+                               {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "200"},
+                               {"AUDITQ_CONSUMER_DELETE_IDLE_MS", "1000"}});
+  ASSERT_TRUE(waitFor([&] { return events() == 2 && pending() == 0; })) << daemon->stderrText();
+  ASSERT_TRUE(waitFor([&] {
+    auto n = redis_->command({"XLEN", stream_ + ":dlq"});
+    return n->type == REDIS_REPLY_INTEGER && n->integer == 1;
+  }, 10s));
+  // The consumer that held the claimed entry has nothing left and is removed.
+  ASSERT_TRUE(waitFor([&] {
+    auto c = redis_->command({"XINFO", "CONSUMERS", stream_, group_});
+    return c->type == REDIS_REPLY_ARRAY && c->elements == 1;
+  }, 10s)) << daemon->stderrText();
+  const auto metrics = get("/metrics").body;
+  const auto m = parsePrometheus(metrics);
+  EXPECT_EQ(m.value("auditq_entries_reclaimed_total"), 1);
+  EXPECT_EQ(m.value("auditq_consumers_deleted_total"), 1);
+  EXPECT_TRUE(waitFor([&] {
+    return parsePrometheus(get("/metrics").body)
+               .value(fmt::format(R"(auditq_consumer_group_pending{{stream="{}"}})", stream_)) == 0;
+  }, 5s));
+  stopDaemon(*daemon);
+  const auto err = daemon->stderrText();
+  EXPECT_EQ(err.find("NOPERM"), std::string::npos) << err;
+  EXPECT_EQ(err.find("acl-secret-pw"), std::string::npos) << err;
+
+  // recover (SCRIPT LOAD, SET NX, EVALSHA, XGROUP CREATE) and dlq replay (XADD) as that user.
+  const std::map<std::string, std::string> env = {
+      {"REDIS_URL", url},
+      {"DATABASE_URL", db_.url()},
+      {"AUDITQ_CONSUMER_STREAMS", stream_},
+      {"AUDITQ_CONSUMER_GROUP", group_},
+      {"AUDITQ_RECOVER_KEY_TEMPLATE", keys + ":{session_id}"}};
+  auto rec = runAuditq({"--recover", "--all"}, env);
+  EXPECT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  EXPECT_EQ(redis_->command({"EXISTS", keys + ":" + session})->integer, 1) << rec.out;
+  rec = runAuditq({"--recover", "--all"}, env); // now through the version-guard script
+  EXPECT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  const auto replay = runAuditq({"dlq", "replay", "--all"}, env);
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(redis_->command({"XLEN", stream_})->integer, 4);
+
+  // A wrong password: not ready, a clear log line, and the password nowhere.
+  std::string bad = redisUrl();
+  bad.insert(bad.find("://") + 3, user + ":wrong-pw-xyz@");
+  auto refused = startWithHttp({{"REDIS_URL", bad}});
+  EXPECT_TRUE(waitFor([&] { return refused->stderrText().find("WRONGPASS") != std::string::npos; },
+                      10s))
+      << refused->stderrText();
+  const auto r = get("/readyz");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_NE(r.body.find("redis_unreachable"), std::string::npos) << r.body;
+  stopDaemon(*refused);
+  EXPECT_EQ(refused->stderrText().find("wrong-pw-xyz"), std::string::npos)
+      << refused->stderrText();
+  redis_->command({"ACL", "DELUSER", user});
+}
+
+} // namespace
+} // namespace auditq::test
