@@ -15,10 +15,10 @@
 namespace auditq::test {
 
 struct ParsedMetrics {
-  std::vector<std::string> problems;               // empty when the text is valid
-  std::map<std::string, std::string> types;        // family -> counter, gauge, histogram...
-  std::map<std::string, double> samples;           // "name{a=\"x\",b=\"y\"}" (as written)
-  double value(const std::string& series) const {  // NaN when absent
+  std::vector<std::string> problems;              // empty when the text is valid
+  std::map<std::string, std::string> types;       // family -> counter, gauge, histogram...
+  std::map<std::string, double> samples;          // "name{a=\"x\",b=\"y\"}" (as written)
+  double value(const std::string& series) const { // NaN when absent
     const auto it = samples.find(series);
     return it == samples.end() ? std::nan("") : it->second;
   }
@@ -101,8 +101,7 @@ inline ParsedMetrics parsePrometheus(const std::string& text) {
     }
     if (name.ends_with("_bucket") && m.types[family] == "histogram") {
       // Buckets are cumulative: never decreasing within one series (labels other than le).
-      const std::string key =
-          std::regex_replace(g[2].str(), std::regex(R"(,?le="[^"]*")"), "");
+      const std::string key = std::regex_replace(g[2].str(), std::regex(R"(,?le="[^"]*")"), "");
       const auto it = last_bucket.find(family + key);
       if (it != last_bucket.end() && value < it->second) {
         m.problems.push_back("line " + std::to_string(n) + ": bucket decreases in " + series);

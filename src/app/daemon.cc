@@ -17,8 +17,8 @@
 #include "app/writer_pool.h"
 #include "core/build_info.h"
 #include "core/entry_id.h"
-#include "core/latency_histogram.h"
 #include "core/json_text.h"
+#include "core/latency_histogram.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "pipeline/backoff.h"
@@ -53,8 +53,7 @@ public:
         consumer_name_(cfg.consumer.name.empty() ? defaultConsumerName() : cfg.consumer.name),
         signals_(io_, SIGINT, SIGTERM, SIGHUP), reconnect_timer_(io_), shutdown_timer_(io_),
         stats_timer_(io_), linger_timer_(io_), claim_timer_(io_), health_timer_(io_),
-        sample_timer_(io_),
-        reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
+        sample_timer_(io_), reader_(io_, cfg.redis, cfg.consumer, consumer_name_),
         intake_(cfg.decode, cfg.projections, cfg.dead_letter), limits_(cfg.batch),
         redis_backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
         metrics_(cfg.consumer.streams) {
@@ -106,9 +105,9 @@ private:
     try {
       http_->listen(at->host, at->port);
     } catch (const boost::system::system_error& e) {
-      core::log::error("http_listen_failed", {{"listen", cfg_.http.listen},
-                                              {"error", e.code().message()},
-                                              {"key", "http.listen"}});
+      core::log::error(
+          "http_listen_failed",
+          {{"listen", cfg_.http.listen}, {"error", e.code().message()}, {"key", "http.listen"}});
       return false;
     }
     core::log::info("http_listening", {{"host", at->host}, {"port", http_->port()}});
@@ -135,8 +134,7 @@ private:
   }
 
   bool isReady() const {
-    return !stopping_ && reader_.connected() &&
-           writer_->health() == PostgresHealth::Reachable &&
+    return !stopping_ && reader_.connected() && writer_->health() == PostgresHealth::Reachable &&
            writer_->breakerState() == pipeline::CircuitBreaker::State::Closed;
   }
 
@@ -163,12 +161,11 @@ private:
     if (writer_->breakerState() != pipeline::CircuitBreaker::State::Closed) {
       reason("breaker_not_closed");
     }
-    std::string body = fmt::format(
-        R"({{"ready":{},"redis":"{}","postgres":"{}",)", ready,
-        reader_.connected() ? "connected" : "unreachable",
-        health == PostgresHealth::Reachable ? "reachable"
-        : health == PostgresHealth::Failing ? "failing"
-                                            : "connecting");
+    std::string body = fmt::format(R"({{"ready":{},"redis":"{}","postgres":"{}",)", ready,
+                                   reader_.connected() ? "connected" : "unreachable",
+                                   health == PostgresHealth::Reachable ? "reachable"
+                                   : health == PostgresHealth::Failing ? "failing"
+                                                                       : "connecting");
     if (health == PostgresHealth::Failing) {
       body.append(R"("postgres_failure":)");
       core::appendJsonString(body, writer_->lastFailureClass());

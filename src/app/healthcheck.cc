@@ -21,8 +21,8 @@ int healthcheck(const config::Config& cfg, bool ready) {
   } else if (at->host == "::") {
     at->host = "::1";
   }
-  const auto r = http::get(at->host, at->port, ready ? "/readyz" : "/healthz",
-                           std::chrono::seconds(3));
+  const auto r =
+      http::get(at->host, at->port, ready ? "/readyz" : "/healthz", std::chrono::seconds(3));
   if (r.status == 0) {
     std::cerr << "auditq healthcheck: no answer from " << cfg.http.listen << ": " << r.error
               << "\n";

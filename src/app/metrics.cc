@@ -104,9 +104,9 @@ ProcessStats processStats() {
     std::string field;
     for (int i = 3; i <= 22 && fields >> field; ++i) {
       if (i == 22) {
-        p.start_time_seconds = static_cast<double>(btime) +
-                               static_cast<double>(std::stoull(field)) /
-                                   static_cast<double>(sysconf(_SC_CLK_TCK));
+        p.start_time_seconds =
+            static_cast<double>(btime) +
+            static_cast<double>(std::stoull(field)) / static_cast<double>(sysconf(_SC_CLK_TCK));
       }
     }
   }

@@ -46,7 +46,7 @@ struct PipelineMetrics {
   core::BucketHistogram commit_seconds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,   0.25,   0.5,   1,    2.5,   10};
   core::BucketHistogram end_to_end_seconds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                           1,     2.5,  5,     10,   30,  60,  300};
+                                           1,     2.5,  5,     10,   30,  60,   300};
 
 private:
   size_t last_ = 0; // entries come in runs of one stream

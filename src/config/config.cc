@@ -180,7 +180,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 
 const std::set<std::string, std::less<>> kSections = {
     "redis", "postgres",    "consumer", "batch",    "decode", "projections",
-    "retry", "dead_letter", "recover",  "shutdown", "http", "log"};
+    "retry", "dead_letter", "recover",  "shutdown", "http",   "log"};
 
 } // namespace
 

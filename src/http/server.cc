@@ -67,15 +67,14 @@ struct Server::Session : std::enable_shared_from_this<Session> {
       response.body().clear(); // Content-Length stays that of the GET
     }
     stream.expires_after(kRequestTimeout);
-    bhttp::async_write(stream, response,
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         if (ec || !self->response.keep_alive()) {
-                           beast::error_code ignored;
-                           self->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                           return;
-                         }
-                         self->read();
-                       });
+    bhttp::async_write(stream, response, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec || !self->response.keep_alive()) {
+        beast::error_code ignored;
+        self->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      self->read();
+    });
   }
 
   beast::tcp_stream stream;

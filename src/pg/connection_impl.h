@@ -17,26 +17,42 @@ struct Connection::Impl {
 // libpqxx 6.4 throws some of its specific exception classes without the SQLSTATE (42501
 // permission denied among them, seen in tests/integration/ops_test.cc): take it back from the
 // class, so that such failures are classified by code like every other.
+template <typename T>
+bool isA(const pqxx::sql_error& e) {
+  return dynamic_cast<const T*>(&e) != nullptr;
+}
+
 inline std::string sqlstateOf(const pqxx::sql_error& e) {
   if (!e.sqlstate().empty()) {
     return e.sqlstate();
   }
-  const pqxx::sql_error* p = &e;
-  if (dynamic_cast<const pqxx::insufficient_privilege*>(p)) return "42501";
-  if (dynamic_cast<const pqxx::undefined_table*>(p)) return "42P01";
-  if (dynamic_cast<const pqxx::undefined_column*>(p)) return "42703";
-  if (dynamic_cast<const pqxx::undefined_function*>(p)) return "42883";
-  if (dynamic_cast<const pqxx::syntax_error*>(p)) return "42601";
-  if (dynamic_cast<const pqxx::disk_full*>(p)) return "53100";
-  if (dynamic_cast<const pqxx::out_of_memory*>(p)) return "53200";
-  if (dynamic_cast<const pqxx::insufficient_resources*>(p)) return "53000";
-  if (dynamic_cast<const pqxx::unique_violation*>(p)) return "23505";
-  if (dynamic_cast<const pqxx::check_violation*>(p)) return "23514";
-  if (dynamic_cast<const pqxx::not_null_violation*>(p)) return "23502";
-  if (dynamic_cast<const pqxx::foreign_key_violation*>(p)) return "23503";
-  if (dynamic_cast<const pqxx::integrity_constraint_violation*>(p)) return "23000";
-  if (dynamic_cast<const pqxx::data_exception*>(p)) return "22000";
-  if (dynamic_cast<const pqxx::feature_not_supported*>(p)) return "0A000";
+  struct ByClass {
+    bool (*matches)(const pqxx::sql_error&);
+    const char* sqlstate;
+  };
+  // Most specific first.
+  static constexpr ByClass kByClass[] = {
+      {isA<pqxx::insufficient_privilege>, "42501"},
+      {isA<pqxx::undefined_table>, "42P01"},
+      {isA<pqxx::undefined_column>, "42703"},
+      {isA<pqxx::undefined_function>, "42883"},
+      {isA<pqxx::syntax_error>, "42601"},
+      {isA<pqxx::disk_full>, "53100"},
+      {isA<pqxx::out_of_memory>, "53200"},
+      {isA<pqxx::insufficient_resources>, "53000"},
+      {isA<pqxx::unique_violation>, "23505"},
+      {isA<pqxx::check_violation>, "23514"},
+      {isA<pqxx::not_null_violation>, "23502"},
+      {isA<pqxx::foreign_key_violation>, "23503"},
+      {isA<pqxx::integrity_constraint_violation>, "23000"},
+      {isA<pqxx::data_exception>, "22000"},
+      {isA<pqxx::feature_not_supported>, "0A000"},
+  };
+  for (const auto& c : kByClass) {
+    if (c.matches(e)) {
+      return c.sqlstate;
+    }
+  }
   return "";
 }
 

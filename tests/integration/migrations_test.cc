@@ -58,15 +58,13 @@ TEST(Migrations, UpDownUpRoundTripRestoresTheSchema) {
   ScratchDatabase db;
   ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
   const std::string tables_after_up = countTables(db);
-  EXPECT_EQ(db.scalar("SELECT has_table_privilege('auditq_writer', 'sync_events', 'INSERT')"),
-            "t");
+  EXPECT_EQ(db.scalar("SELECT has_table_privilege('auditq_writer', 'sync_events', 'INSERT')"), "t");
   // The newest first, one at a time: 0003 takes the writer role's privileges back, the role
   // stays (cluster-wide); 0002 leaves the seed schema in place.
   auto revoke = runAuditq({"migrate", "down"}, envFor(db));
   ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
   EXPECT_NE(revoke.out.find("rolled back 0003_writer_role"), std::string::npos) << revoke.out;
-  EXPECT_EQ(db.scalar("SELECT has_table_privilege('auditq_writer', 'sync_events', 'INSERT')"),
-            "f");
+  EXPECT_EQ(db.scalar("SELECT has_table_privilege('auditq_writer', 'sync_events', 'INSERT')"), "f");
   auto one = runAuditq({"migrate", "down"}, envFor(db));
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_NE(one.out.find("rolled back 0002_dead_letter_replay"), std::string::npos) << one.out;

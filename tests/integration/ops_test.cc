@@ -118,9 +118,7 @@ protected:
     return daemon;
   }
 
-  http::GetResult get(const std::string& path) {
-    return http::get("127.0.0.1", port_, path, 5s);
-  }
+  http::GetResult get(const std::string& path) { return http::get("127.0.0.1", port_, path, 5s); }
 
   bool waitStatus(const std::string& path, unsigned status, std::chrono::milliseconds timeout) {
     return waitFor([&] { return get(path).status == status; }, timeout);
@@ -156,23 +154,25 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
   // Group pending and lag are sampled every 200 ms: wait for a sample after the commit.
   ParsedMetrics m;
   const std::string s = fmt::format(R"({{stream="{}"}})", stream_);
-  ASSERT_TRUE(waitFor([&] {
-    const auto r = get("/metrics");
-    m = parsePrometheus(r.body);
-    return r.status == 200 && m.value("auditq_consumer_group_pending" + s) == 0 &&
-           m.value("auditq_consumer_group_lag" + s) == 0;
-  }, 10s));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto r = get("/metrics");
+        m = parsePrometheus(r.body);
+        return r.status == 200 && m.value("auditq_consumer_group_pending" + s) == 0 &&
+               m.value("auditq_consumer_group_lag" + s) == 0;
+      },
+      10s));
   const auto r = get("/metrics");
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
   m = parsePrometheus(r.body);
   ASSERT_TRUE(m.problems.empty()) << m.problems.front() << "\n" << r.body;
   EXPECT_EQ(m.value("auditq_entries_read_total" + s), kGood + 2);
   EXPECT_EQ(m.value("auditq_entries_committed_total" + s), kGood);
-  EXPECT_EQ(m.value(fmt::format(R"(auditq_entries_dead_lettered_total{{stream="{}",reason="bad_uuid"}})",
-                                stream_)),
+  EXPECT_EQ(m.value(fmt::format(
+                R"(auditq_entries_dead_lettered_total{{stream="{}",reason="bad_uuid"}})", stream_)),
             2);
-  EXPECT_EQ(m.value(fmt::format(R"(auditq_entries_dead_lettered_total{{stream="{}",reason="bad_json"}})",
-                                stream_)),
+  EXPECT_EQ(m.value(fmt::format(
+                R"(auditq_entries_dead_lettered_total{{stream="{}",reason="bad_json"}})", stream_)),
             0);
   const double batches = m.value("auditq_batches_total");
   EXPECT_GE(batches, 1);
@@ -182,9 +182,8 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
   EXPECT_EQ(m.value("auditq_end_to_end_latency_seconds_count"), kGood + 2);
   EXPECT_EQ(m.types.at("auditq_end_to_end_latency_seconds"), "histogram");
   const double newest = m.value("auditq_last_committed_entry_timestamp_seconds" + s);
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_NEAR(newest, now, 60);
   EXPECT_GE(m.value("auditq_end_to_end_lag_seconds" + s), 0);
   EXPECT_EQ(m.value("auditq_ready"), 1);
@@ -212,10 +211,11 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
 TEST_F(Ops, AListenAddressInUseIsAClearStartupFailure) {
   auto first = startWithHttp();
   ASSERT_NE(port_, 0);
-  const auto second = runAuditq({"run"}, daemonEnv({{"AUDITQ_HTTP_LISTEN",
-                                                      fmt::format("127.0.0.1:{}", port_)},
-                                                     {"AUDITQ_CONSUMER_NAME", consumer_ + "-2"}}),
-                                 20s);
+  const auto second =
+      runAuditq({"run"},
+                daemonEnv({{"AUDITQ_HTTP_LISTEN", fmt::format("127.0.0.1:{}", port_)},
+                           {"AUDITQ_CONSUMER_NAME", consumer_ + "-2"}}),
+                20s);
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("http_listen_failed"), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("http.listen"), std::string::npos) << second.err;
@@ -230,9 +230,8 @@ TEST_F(Ops, ReadinessAndSystemdFollowPostgres) {
   std::string url = db_.url();
   url.insert(url.find('@'), ":" + secret);
   private_stack::run({"stop-pg", "fast"});
-  auto daemon = startWithHttp({{"NOTIFY_SOCKET", notify.path()},
-                               {"WATCHDOG_USEC", "1000000"},
-                               {"DATABASE_URL", url}});
+  auto daemon = startWithHttp(
+      {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "1000000"}, {"DATABASE_URL", url}});
   // Redis is there, PostgreSQL is not: the watchdog is fed, READY=1 is not sent, not ready.
   const auto early = notify.receive(2500ms);
   EXPECT_GE(countContaining(early, "WATCHDOG=1"), 3u);
@@ -288,9 +287,9 @@ TEST_F(Ops, TheWriterRoleAppendsButCannotRewriteTheAuditTrail) {
   ASSERT_TRUE(waitFor([&] { return events() == 3 && pending() == 0; })) << daemon->stderrText();
   stopDaemon(*daemon);
   EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters"), 1);
-  EXPECT_EQ(count(fmt::format("SELECT max(version) FROM sync_sessions WHERE session_id = '{}'",
-                              session)),
-            2);
+  EXPECT_EQ(
+      count(fmt::format("SELECT max(version) FROM sync_sessions WHERE session_id = '{}'", session)),
+      2);
 
   auto as_writer = std::make_unique<pqxx::connection>(url);
   for (const char* sql :
@@ -308,8 +307,7 @@ TEST_F(Ops, TheWriterRoleAppendsButCannotRewriteTheAuditTrail) {
   }
   EXPECT_EQ(events(), 3);
   // What operators run with the daemon's credentials works too.
-  const std::map<std::string, std::string> env = {{"DATABASE_URL", url},
-                                                  {"REDIS_URL", redisUrl()}};
+  const std::map<std::string, std::string> env = {{"DATABASE_URL", url}, {"REDIS_URL", redisUrl()}};
   const auto list = runAuditq({"dlq", "list"}, env);
   EXPECT_EQ(list.exit_code, 0) << list.err;
   const auto replay = runAuditq({"dlq", "replay", "--all"}, env);
@@ -330,10 +328,13 @@ TEST_F(Ops, TheWriterRoleAppendsButCannotRewriteTheAuditTrail) {
   xadd(entryWithState(newUuid(), 1));
   auto refused =
       startDaemon({{"DATABASE_URL", outsider_url}, {"AUDITQ_SHUTDOWN_TIMEOUT_MS", "1000"}});
-  EXPECT_TRUE(waitFor([&] {
-    const auto err = refused->stderrText();
-    return err.find("postgres_write_failed") != std::string::npos;
-  }, 15s)) << refused->stderrText();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        const auto err = refused->stderrText();
+        return err.find("postgres_write_failed") != std::string::npos;
+      },
+      15s))
+      << refused->stderrText();
   const auto err = refused->stderrText();
   EXPECT_NE(err.find("class=needs_operator sqlstate=42501"), std::string::npos) << err;
   EXPECT_EQ(pending(), 2); // the new entry, and the dead letter replayed above
@@ -392,14 +393,17 @@ TEST_F(Ops, PostgresTlsWithVerifyFull) {
     return u + "?" + params;
   };
   const auto good = with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt");
-  ASSERT_TRUE(waitFor([&] {
-    return runAuditq({"check-config", "--connect"},
-                     {{"DATABASE_URL", good}, {"REDIS_URL", redisUrl()}})
-               .exit_code == 0;
-  }, 10s));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return runAuditq({"check-config", "--connect"},
+                         {{"DATABASE_URL", good}, {"REDIS_URL", redisUrl()}})
+                   .exit_code == 0;
+      },
+      10s));
 
   // The daemon's connections really are encrypted.
-  auto daemon = startDaemon({{"DATABASE_URL", good}, {"AUDITQ_POSTGRES_APPLICATION_NAME", "auditq-tls"}});
+  auto daemon =
+      startDaemon({{"DATABASE_URL", good}, {"AUDITQ_POSTGRES_APPLICATION_NAME", "auditq-tls"}});
   xadd(entryWithState(newUuid(), 1));
   ASSERT_TRUE(waitFor([&] { return events() == 1 && pending() == 0; })) << daemon->stderrText();
   EXPECT_EQ(db_.scalar("SELECT bool_and(s.ssl)::text || count(*) FROM pg_stat_ssl s JOIN "
@@ -408,21 +412,20 @@ TEST_F(Ops, PostgresTlsWithVerifyFull) {
   stopDaemon(*daemon);
 
   // A certificate from another CA, or a name the certificate does not carry: refused.
-  const auto wrong_ca = runAuditq(
-      {"check-config", "--connect"},
-      {{"DATABASE_URL",
-        with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/other-ca.crt")},
-       {"REDIS_URL", redisUrl()}});
+  const auto wrong_ca =
+      runAuditq({"check-config", "--connect"},
+                {{"DATABASE_URL",
+                  with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/other-ca.crt")},
+                 {"REDIS_URL", redisUrl()}});
   EXPECT_EQ(wrong_ca.exit_code, 1);
   EXPECT_NE(wrong_ca.out.find("certificate verify failed"), std::string::npos) << wrong_ca.out;
-  const auto wrong_name = runAuditq(
-      {"check-config", "--connect"},
-      {{"DATABASE_URL",
-        with("127.0.0.1", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt")},
-       {"REDIS_URL", redisUrl()}});
+  const auto wrong_name =
+      runAuditq({"check-config", "--connect"},
+                {{"DATABASE_URL",
+                  with("127.0.0.1", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt")},
+                 {"REDIS_URL", redisUrl()}});
   EXPECT_EQ(wrong_name.exit_code, 1);
-  EXPECT_NE(wrong_name.out.find("does not match host name"), std::string::npos)
-      << wrong_name.out;
+  EXPECT_NE(wrong_name.out.find("does not match host name"), std::string::npos) << wrong_name.out;
   // verify-ca checks the chain but not the name.
   EXPECT_EQ(runAuditq({"check-config", "--connect"},
                       {{"DATABASE_URL", with("127.0.0.1", "sslmode=verify-ca&sslrootcert=" + dir +
@@ -478,23 +481,31 @@ TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
                                {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "200"},
                                {"AUDITQ_CONSUMER_DELETE_IDLE_MS", "1000"}});
   ASSERT_TRUE(waitFor([&] { return events() == 2 && pending() == 0; })) << daemon->stderrText();
-  ASSERT_TRUE(waitFor([&] {
-    auto n = redis_->command({"XLEN", stream_ + ":dlq"});
-    return n->type == REDIS_REPLY_INTEGER && n->integer == 1;
-  }, 10s));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto n = redis_->command({"XLEN", stream_ + ":dlq"});
+        return n->type == REDIS_REPLY_INTEGER && n->integer == 1;
+      },
+      10s));
   // The consumer that held the claimed entry has nothing left and is removed.
-  ASSERT_TRUE(waitFor([&] {
-    auto c = redis_->command({"XINFO", "CONSUMERS", stream_, group_});
-    return c->type == REDIS_REPLY_ARRAY && c->elements == 1;
-  }, 10s)) << daemon->stderrText();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = redis_->command({"XINFO", "CONSUMERS", stream_, group_});
+        return c->type == REDIS_REPLY_ARRAY && c->elements == 1;
+      },
+      10s))
+      << daemon->stderrText();
   const auto metrics = get("/metrics").body;
   const auto m = parsePrometheus(metrics);
   EXPECT_EQ(m.value("auditq_entries_reclaimed_total"), 1);
   EXPECT_EQ(m.value("auditq_consumers_deleted_total"), 1);
-  EXPECT_TRUE(waitFor([&] {
-    return parsePrometheus(get("/metrics").body)
-               .value(fmt::format(R"(auditq_consumer_group_pending{{stream="{}"}})", stream_)) == 0;
-  }, 5s));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return parsePrometheus(get("/metrics").body)
+                   .value(fmt::format(R"(auditq_consumer_group_pending{{stream="{}"}})",
+                                      stream_)) == 0;
+      },
+      5s));
   stopDaemon(*daemon);
   const auto err = daemon->stderrText();
   EXPECT_EQ(err.find("NOPERM"), std::string::npos) << err;
@@ -520,15 +531,14 @@ TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
   std::string bad = redisUrl();
   bad.insert(bad.find("://") + 3, user + ":wrong-pw-xyz@");
   auto refused = startWithHttp({{"REDIS_URL", bad}});
-  EXPECT_TRUE(waitFor([&] { return refused->stderrText().find("WRONGPASS") != std::string::npos; },
-                      10s))
+  EXPECT_TRUE(
+      waitFor([&] { return refused->stderrText().find("WRONGPASS") != std::string::npos; }, 10s))
       << refused->stderrText();
   const auto r = get("/readyz");
   EXPECT_EQ(r.status, 503u);
   EXPECT_NE(r.body.find("redis_unreachable"), std::string::npos) << r.body;
   stopDaemon(*refused);
-  EXPECT_EQ(refused->stderrText().find("wrong-pw-xyz"), std::string::npos)
-      << refused->stderrText();
+  EXPECT_EQ(refused->stderrText().find("wrong-pw-xyz"), std::string::npos) << refused->stderrText();
   redis_->command({"ACL", "DELUSER", user});
 }
 

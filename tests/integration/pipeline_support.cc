@@ -33,10 +33,14 @@ void PipelineFixture::SetUp() {
 std::map<std::string, std::string>
 PipelineFixture::daemonEnv(const std::map<std::string, std::string>& extra) const {
   std::map<std::string, std::string> env = {
-      {"DATABASE_URL", db_.url()},          {"REDIS_URL", redisUrl()},
-      {"AUDITQ_CONSUMER_STREAMS", stream_}, {"AUDITQ_CONSUMER_GROUP", group_},
-      {"AUDITQ_CONSUMER_NAME", consumer_},  {"AUDITQ_CONSUMER_START_ID", "0"},
-      {"AUDITQ_CONSUMER_BLOCK_MS", "200"},  {"AUDITQ_RETRY_MAX_MS", "500"},
+      {"DATABASE_URL", db_.url()},
+      {"REDIS_URL", redisUrl()},
+      {"AUDITQ_CONSUMER_STREAMS", stream_},
+      {"AUDITQ_CONSUMER_GROUP", group_},
+      {"AUDITQ_CONSUMER_NAME", consumer_},
+      {"AUDITQ_CONSUMER_START_ID", "0"},
+      {"AUDITQ_CONSUMER_BLOCK_MS", "200"},
+      {"AUDITQ_RETRY_MAX_MS", "500"},
       // Test binaries run in parallel: each daemon's HTTP listener takes any free port.
       {"AUDITQ_HTTP_LISTEN", "127.0.0.1:0"}};
   for (const auto& [k, v] : extra) {

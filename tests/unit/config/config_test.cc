@@ -199,9 +199,9 @@ TEST(ConfigHttp, ListenTakesIpLiteralsAndPortsOrNothing) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, 80);
   EXPECT_EQ(parseListenAddress("127.0.0.1:0")->port, 0); // any free port
-  for (const char* bad : {"localhost:9187", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
-                          "127.0.0.1:-1", "::1:9187", "[::1]", "[127.0.0.1]:80", "300.1.1.1:80",
-                          ":9187", "127.0.0.1:9187x"}) {
+  for (const char* bad :
+       {"localhost:9187", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "::1:9187",
+        "[::1]", "[127.0.0.1]:80", "300.1.1.1:80", ":9187", "127.0.0.1:9187x"}) {
     EXPECT_FALSE(parseListenAddress(bad)) << bad;
   }
   EXPECT_TRUE(parseConfig("http:\n  listen: \"\"\n", "x", {}).http.listen.empty());

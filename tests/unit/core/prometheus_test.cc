@@ -66,8 +66,9 @@ TEST(PrometheusCheck, RefusesWhatAScraperWould) {
   EXPECT_FALSE(parsePrometheus("# TYPE auditq_x counter\nauditq_x 1\n").problems.empty());
   EXPECT_FALSE(parsePrometheus("# TYPE a gauge\na{b=\"1} 2\n").problems.empty());
   EXPECT_FALSE(parsePrometheus("# TYPE a gauge\na 1\na 2\n").problems.empty());
-  EXPECT_FALSE(parsePrometheus("# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\n")
-                   .problems.empty());
+  EXPECT_FALSE(
+      parsePrometheus("# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\n")
+          .problems.empty());
   EXPECT_FALSE(parsePrometheus("# TYPE a gauge\na one\n").problems.empty());
 }
 
