@@ -241,7 +241,10 @@ void SectionReader::finish() {
                                      [&](const std::string& k) { return upper(k) == key_upper; });
       if (!known) {
         failing_where_ = "env " + name;
-        fail(key_upper, "unknown key");
+        std::string key = key_upper; // named as in the file: batch.max_entries
+        std::transform(key.begin(), key.end(), key.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        fail(key, "unknown key");
       }
     }
   }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "http/client.h"
 #include "integration/pipeline_support.h"
@@ -104,7 +105,8 @@ protected:
     extra.emplace("AUDITQ_HTTP_SAMPLE_INTERVAL_MS", "200");
     extra.emplace("AUDITQ_POSTGRES_PING_INTERVAL_MS", "200");
     auto daemon = startDaemon(extra);
-    static const std::regex kPort(R"(http_listening host=\S+ port=(\d+))");
+    // Text (port=N) or JSON ("port":N) log lines.
+    static const std::regex kPort(R"(http_listening.*?port["=:]+(\d+))");
     std::smatch m;
     std::string err;
     EXPECT_TRUE(waitFor(
@@ -132,7 +134,7 @@ protected:
 };
 
 TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
-  auto daemon = startWithHttp();
+  auto daemon = startWithHttp({{"AUDITQ_LOG_FORMAT", "json"}});
   ASSERT_TRUE(waitStatus("/readyz", 200, 15s)) << daemon->stderrText();
   constexpr int kGood = 20;
   for (int i = 0; i < kGood; ++i) {
@@ -202,6 +204,15 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
   EXPECT_EQ(hc.out, "ok\n");
   EXPECT_EQ(runAuditq({"healthcheck", "--ready"}, at).exit_code, 0);
   stopDaemon(*daemon);
+  // log.format json: every line one JSON object with the timestamp, level and event.
+  std::istringstream lines(daemon->stderrText());
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line); ++parsed) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("event")) << line;
+  }
+  EXPECT_GE(parsed, 4); // starting, listening, connected, ready, stopped...
   const auto gone = runAuditq({"healthcheck"}, at);
   EXPECT_EQ(gone.exit_code, 1);
   EXPECT_NE(gone.err.find("no answer"), std::string::npos) << gone.err;

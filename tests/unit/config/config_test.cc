@@ -134,7 +134,7 @@ TEST(Config, RejectsBadEnvironmentValueNamingTheVariable) {
 
 TEST(Config, RejectsUnknownEnvironmentKeyOfAKnownSection) {
   expectError("", {{"AUDITQ_BATCH_MAX_ENTRYS", "5"}},
-              {"env AUDITQ_BATCH_MAX_ENTRYS", "unknown key"});
+              {"env AUDITQ_BATCH_MAX_ENTRYS", "batch.max_entrys", "unknown key"});
 }
 
 TEST(Config, RejectsMalformedUrls) {
