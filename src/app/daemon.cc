@@ -23,6 +23,7 @@
 #include "http/server.h"
 #include "pipeline/backoff.h"
 #include "pipeline/batch.h"
+#include "pipeline/failure.h"
 #include "pipeline/intake.h"
 #include "redis/stream_reader.h"
 
@@ -369,10 +370,18 @@ private:
     }
     if (!redis_failing_) {
       redis_failing_since_ = Clock::now();
-      core::log::warn("redis_unavailable",
-                      {{"redis", endpointDisplay()},
-                       {"error", error},
-                       {"action", "reconnecting with backoff; entries stay pending"}});
+      // An ACL user lacking a command or a wrong password will not pass by itself: say so at
+      // error level (still retried: the operator may fix it while auditq waits).
+      std::string_view code;
+      const auto failure = pipeline::classifyRedisError(error, code);
+      core::log::write(failure == pipeline::FailureClass::NeedsOperator ? spdlog::level::err
+                                                                        : spdlog::level::warn,
+                       "redis_unavailable",
+                       {{"redis", endpointDisplay()},
+                        {"class", pipeline::failureClassName(failure)},
+                        {"code", code},
+                        {"error", error},
+                        {"action", "reconnecting with backoff; entries stay pending"}});
       redis_failing_ = true;
     }
     reader_.stop();

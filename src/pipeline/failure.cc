@@ -52,4 +52,24 @@ std::string_view breakerStateName(CircuitBreaker::State state) {
   return "unknown";
 }
 
+FailureClass classifyRedisError(std::string_view error, std::string_view& code) {
+  static constexpr std::string_view kOperatorCodes[] = {"NOPERM",    "WRONGPASS", "NOAUTH",
+                                                        "WRONGTYPE", "READONLY",  "MISCONF"};
+  // A reply's code is its first word; auditq puts the reply after "<what>: ", so a code is a
+  // whole word at the start or after ": ".
+  for (auto c : kOperatorCodes) {
+    for (size_t at = error.find(c); at != std::string_view::npos; at = error.find(c, at + 1)) {
+      const bool starts = at == 0 || (at >= 2 && error.substr(at - 2, 2) == ": ");
+      const size_t end = at + c.size();
+      const bool ends = end == error.size() || error[end] == ' ';
+      if (starts && ends) {
+        code = c;
+        return FailureClass::NeedsOperator;
+      }
+    }
+  }
+  code = {};
+  return FailureClass::Transient;
+}
+
 } // namespace auditq::pipeline

@@ -545,6 +545,10 @@ TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
   EXPECT_TRUE(
       waitFor([&] { return refused->stderrText().find("WRONGPASS") != std::string::npos; }, 10s))
       << refused->stderrText();
+  EXPECT_NE(refused->stderrText().find("error redis_unavailable"), std::string::npos)
+      << refused->stderrText();
+  EXPECT_NE(refused->stderrText().find("class=needs_operator code=WRONGPASS"), std::string::npos)
+      << refused->stderrText();
   const auto r = get("/readyz");
   EXPECT_EQ(r.status, 503u);
   EXPECT_NE(r.body.find("redis_unreachable"), std::string::npos) << r.body;

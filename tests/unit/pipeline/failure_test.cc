@@ -99,5 +99,36 @@ TEST(CircuitBreaker, StateNames) {
   EXPECT_EQ(breakerStateName(Breaker::State::HalfOpen), "half_open");
 }
 
+TEST(ClassifyRedisError, AclAndPasswordErrorsNeedAnOperator) {
+  std::string_view code;
+  EXPECT_EQ(classifyRedisError("AUTH refused: WRONGPASS invalid username-password pair", code),
+            FailureClass::NeedsOperator);
+  EXPECT_EQ(code, "WRONGPASS");
+  EXPECT_EQ(classifyRedisError("XGROUP CREATE sync:events: NOPERM this user has no permissions "
+                               "to run the 'xgroup|create' command",
+                               code),
+            FailureClass::NeedsOperator);
+  EXPECT_EQ(code, "NOPERM");
+  EXPECT_EQ(classifyRedisError("NOAUTH Authentication required.", code),
+            FailureClass::NeedsOperator);
+  EXPECT_EQ(classifyRedisError("XREADGROUP: WRONGTYPE Operation against a key holding the wrong "
+                               "kind of value",
+                               code),
+            FailureClass::NeedsOperator);
+  EXPECT_EQ(code, "WRONGTYPE");
+}
+
+TEST(ClassifyRedisError, EverythingElsePasses) {
+  std::string_view code = "x";
+  for (const char* e : {"Connection refused", "Server closed the connection",
+                        "XREADGROUP: LOADING Redis is loading the dataset in memory",
+                        "command timed out after 5000 ms", "BUSY Redis is busy running a script",
+                        // the words inside another word or message text do not count
+                        "stream NOPERMS: no", "XADD my:NOPERM:stream: OK", ""}) {
+    EXPECT_EQ(classifyRedisError(e, code), FailureClass::Transient) << e;
+    EXPECT_TRUE(code.empty()) << e;
+  }
+}
+
 } // namespace
 } // namespace auditq::pipeline
