@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/build_info.h"
@@ -113,33 +114,49 @@ ProcessStats processStats() {
   return p;
 }
 
+// One family with a single unlabelled sample.
+template <typename Value>
+void single(core::PrometheusText& out, std::string_view name, std::string_view type,
+            std::string_view help, Value value) {
+  out.family(name, type, help);
+  out.sample(name, {}, value);
+}
+
+// One family with a sample per stream; `value` returns nullopt to leave a stream out.
+template <typename Get>
+void perStream(core::PrometheusText& out, const PipelineMetrics& m, std::string_view name,
+               std::string_view type, std::string_view help, Get value) {
+  out.family(name, type, help);
+  for (const auto& st : m.streams) {
+    if (const auto v = value(st)) {
+      out.sample(name, {{"stream", st.stream}}, *v);
+    }
+  }
+}
+
 } // namespace
 
 void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::PrometheusText& out) {
-  using core::Label;
+  using Opt = std::optional<uint64_t>;
+  using OptD = std::optional<double>;
+  using OptI = std::optional<int64_t>;
   out.clear();
   out.family("auditq_build_info", "gauge", "Build facts; the value is always 1.");
   out.sample("auditq_build_info", {{"version", core::kVersion}}, uint64_t{1});
+  single(out, "auditq_ready", "gauge",
+         "1 when Redis and PostgreSQL are reachable and the breaker is closed (/readyz).",
+         uint64_t{s.ready});
+  single(out, "auditq_redis_connected", "gauge", "1 while the Redis connections are up.",
+         uint64_t{s.redis_connected});
+  single(out, "auditq_postgres_reachable", "gauge",
+         "1 when the last write or ping of PostgreSQL succeeded.", uint64_t{s.postgres_reachable});
 
-  out.family("auditq_ready", "gauge",
-             "1 when Redis and PostgreSQL are reachable and the breaker is closed (/readyz).");
-  out.sample("auditq_ready", {}, uint64_t{s.ready});
-  out.family("auditq_redis_connected", "gauge", "1 while the Redis connections are up.");
-  out.sample("auditq_redis_connected", {}, uint64_t{s.redis_connected});
-  out.family("auditq_postgres_reachable", "gauge",
-             "1 when the last write or ping of PostgreSQL succeeded.");
-  out.sample("auditq_postgres_reachable", {}, uint64_t{s.postgres_reachable});
-
-  out.family("auditq_entries_read_total", "counter",
-             "Stream entries read (redeliveries and claimed entries included).");
-  for (const auto& st : m.streams) {
-    out.sample("auditq_entries_read_total", {{"stream", st.stream}}, st.read);
-  }
-  out.family("auditq_entries_committed_total", "counter",
-             "Entries committed to sync_events (or found already there) and acknowledged.");
-  for (const auto& st : m.streams) {
-    out.sample("auditq_entries_committed_total", {{"stream", st.stream}}, st.committed);
-  }
+  perStream(out, m, "auditq_entries_read_total", "counter",
+            "Stream entries read (redeliveries and claimed entries included).",
+            [](const StreamMetrics& st) { return Opt(st.read); });
+  perStream(out, m, "auditq_entries_committed_total", "counter",
+            "Entries committed to sync_events (or found already there) and acknowledged.",
+            [](const StreamMetrics& st) { return Opt(st.committed); });
   out.family("auditq_entries_dead_lettered_total", "counter",
              "Entries written to auditq_dead_letters, by reason code.");
   for (const auto& st : m.streams) {
@@ -149,13 +166,11 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
                  st.dead_lettered[r]);
     }
   }
-  out.family("auditq_duplicates_skipped_total", "counter",
-             "Redelivered entries found already committed and skipped.");
-  out.sample("auditq_duplicates_skipped_total", {}, m.duplicates);
-  out.family("auditq_batches_total", "counter", "Batches committed.");
-  out.sample("auditq_batches_total", {}, m.batches);
-  out.family("auditq_batches_in_flight", "gauge", "Batches sealed and not yet acknowledged.");
-  out.sample("auditq_batches_in_flight", {}, s.batches_in_flight);
+  single(out, "auditq_duplicates_skipped_total", "counter",
+         "Redelivered entries found already committed and skipped.", m.duplicates);
+  single(out, "auditq_batches_total", "counter", "Batches committed.", m.batches);
+  single(out, "auditq_batches_in_flight", "gauge", "Batches sealed and not yet acknowledged.",
+         s.batches_in_flight);
   out.family("auditq_batch_entries", "histogram", "Entries per committed batch.");
   out.histogram("auditq_batch_entries", {}, m.batch_entries);
   out.family("auditq_commit_duration_seconds", "histogram",
@@ -165,82 +180,65 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
              "Per entry: from XADD (the entry id's time) to the COMMIT that stored it.");
   out.histogram("auditq_end_to_end_latency_seconds", {}, m.end_to_end_seconds);
 
-  out.family("auditq_last_committed_entry_timestamp_seconds", "gauge",
-             "Entry id time of the newest committed entry.");
-  for (const auto& st : m.streams) {
-    if (st.last_committed_ms > 0) {
-      out.sample("auditq_last_committed_entry_timestamp_seconds", {{"stream", st.stream}},
-                 static_cast<double>(st.last_committed_ms) / 1000.0);
-    }
-  }
-  out.family("auditq_end_to_end_lag_seconds", "gauge",
-             "Now minus the entry id time of the newest committed entry (grows while the stream "
-             "is idle: read it with auditq_consumer_group_lag).");
-  for (const auto& st : m.streams) {
-    if (st.last_committed_ms > 0) {
-      const auto lag = s.now_ms - static_cast<int64_t>(st.last_committed_ms);
-      out.sample("auditq_end_to_end_lag_seconds", {{"stream", st.stream}},
-                 static_cast<double>(lag > 0 ? lag : 0) / 1000.0);
-    }
-  }
-  out.family("auditq_consumer_group_pending", "gauge",
-             "Entries delivered to the group's consumers and not yet acknowledged (sampled).");
-  for (const auto& st : m.streams) {
-    if (st.group_pending >= 0) {
-      out.sample("auditq_consumer_group_pending", {{"stream", st.stream}}, st.group_pending);
-    }
-  }
-  out.family("auditq_consumer_group_lag", "gauge",
-             "Entries in the stream not yet delivered to the group (sampled).");
-  for (const auto& st : m.streams) {
-    if (st.group_lag >= 0) {
-      out.sample("auditq_consumer_group_lag", {{"stream", st.stream}}, st.group_lag);
-    }
-  }
+  perStream(out, m, "auditq_last_committed_entry_timestamp_seconds", "gauge",
+            "Entry id time of the newest committed entry.", [](const StreamMetrics& st) {
+              return st.last_committed_ms > 0
+                         ? OptD(static_cast<double>(st.last_committed_ms) / 1000.0)
+                         : std::nullopt;
+            });
+  perStream(out, m, "auditq_end_to_end_lag_seconds", "gauge",
+            "Now minus the entry id time of the newest committed entry (grows while the stream "
+            "is idle: read it with auditq_consumer_group_lag).",
+            [&s](const StreamMetrics& st) {
+              const auto lag = s.now_ms - static_cast<int64_t>(st.last_committed_ms);
+              return st.last_committed_ms > 0
+                         ? OptD(static_cast<double>(lag > 0 ? lag : 0) / 1000.0)
+                         : std::nullopt;
+            });
+  perStream(out, m, "auditq_consumer_group_pending", "gauge",
+            "Entries delivered to the group's consumers and not yet acknowledged (sampled).",
+            [](const StreamMetrics& st) {
+              return st.group_pending >= 0 ? OptI(st.group_pending) : std::nullopt;
+            });
+  perStream(out, m, "auditq_consumer_group_lag", "gauge",
+            "Entries in the stream not yet delivered to the group (sampled).",
+            [](const StreamMetrics& st) {
+              return st.group_lag >= 0 ? OptI(st.group_lag) : std::nullopt;
+            });
 
-  out.family("auditq_postgres_write_retries_total", "counter",
-             "Batch writes that failed for a passing reason and were retried.");
-  out.sample("auditq_postgres_write_retries_total", {}, s.write_retries);
-  out.family("auditq_postgres_isolations_total", "counter",
-             "Batches split to isolate rows PostgreSQL refused.");
-  out.sample("auditq_postgres_isolations_total", {}, s.isolations);
+  single(out, "auditq_postgres_write_retries_total", "counter",
+         "Batch writes that failed for a passing reason and were retried.", s.write_retries);
+  single(out, "auditq_postgres_isolations_total", "counter",
+         "Batches split to isolate rows PostgreSQL refused.", s.isolations);
   out.family("auditq_postgres_breaker_state", "gauge",
              "The writers' circuit breaker: 1 for the current state.");
   for (std::string_view state : {"closed", "open", "half_open"}) {
     out.sample("auditq_postgres_breaker_state", {{"state", state}}, uint64_t{s.breaker == state});
   }
-  out.family("auditq_postgres_breaker_opened_total", "counter", "Times the breaker opened.");
-  out.sample("auditq_postgres_breaker_opened_total", {}, s.breaker_opened);
-  out.family("auditq_postgres_connections_total", "counter", "PostgreSQL connections opened.");
-  out.sample("auditq_postgres_connections_total", {}, s.postgres_connections);
-  out.family("auditq_postgres_reconnects_total", "counter",
-             "PostgreSQL connections opened to replace a lost one.");
-  out.sample("auditq_postgres_reconnects_total", {}, s.postgres_reconnects);
-  out.family("auditq_redis_reconnects_total", "counter",
-             "Reconnections to Redis after it was lost.");
-  out.sample("auditq_redis_reconnects_total", {}, m.redis_reconnects);
-  out.family("auditq_entries_reclaimed_total", "counter",
-             "Entries taken over from idle consumers (XAUTOCLAIM).");
-  out.sample("auditq_entries_reclaimed_total", {}, s.reclaimed);
-  out.family("auditq_reclaimed_entries_deleted_total", "counter",
-             "Pending entries found deleted from the stream when claimed.");
-  out.sample("auditq_reclaimed_entries_deleted_total", {}, s.reclaimed_deleted);
-  out.family("auditq_consumers_deleted_total", "counter",
-             "Idle consumers with nothing pending removed from the group.");
-  out.sample("auditq_consumers_deleted_total", {}, m.consumers_deleted);
-  out.family("auditq_consumer_groups_recreated_total", "counter",
-             "Consumer groups recreated after Redis lost them (NOGROUP).");
-  out.sample("auditq_consumer_groups_recreated_total", {}, s.groups_recreated);
+  single(out, "auditq_postgres_breaker_opened_total", "counter", "Times the breaker opened.",
+         s.breaker_opened);
+  single(out, "auditq_postgres_connections_total", "counter", "PostgreSQL connections opened.",
+         s.postgres_connections);
+  single(out, "auditq_postgres_reconnects_total", "counter",
+         "PostgreSQL connections opened to replace a lost one.", s.postgres_reconnects);
+  single(out, "auditq_redis_reconnects_total", "counter",
+         "Reconnections to Redis after it was lost.", m.redis_reconnects);
+  single(out, "auditq_entries_reclaimed_total", "counter",
+         "Entries taken over from idle consumers (XAUTOCLAIM).", s.reclaimed);
+  single(out, "auditq_reclaimed_entries_deleted_total", "counter",
+         "Pending entries found deleted from the stream when claimed.", s.reclaimed_deleted);
+  single(out, "auditq_consumers_deleted_total", "counter",
+         "Idle consumers with nothing pending removed from the group.", m.consumers_deleted);
+  single(out, "auditq_consumer_groups_recreated_total", "counter",
+         "Consumer groups recreated after Redis lost them (NOGROUP).", s.groups_recreated);
 
   const auto p = processStats();
-  out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
-  out.sample("process_cpu_seconds_total", {}, p.cpu_seconds);
-  out.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
-  out.sample("process_resident_memory_bytes", {}, p.resident_bytes);
-  out.family("process_open_fds", "gauge", "Open file descriptors.");
-  out.sample("process_open_fds", {}, p.open_fds);
-  out.family("process_start_time_seconds", "gauge", "Start time since the Unix epoch.");
-  out.sample("process_start_time_seconds", {}, p.start_time_seconds);
+  single(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
+         p.cpu_seconds);
+  single(out, "process_resident_memory_bytes", "gauge", "Resident memory size.", p.resident_bytes);
+  single(out, "process_open_fds", "gauge", "Open file descriptors.", p.open_fds);
+  single(out, "process_start_time_seconds", "gauge", "Start time since the Unix epoch.",
+         p.start_time_seconds);
 }
 
 } // namespace auditq::app

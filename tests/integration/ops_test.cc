@@ -398,21 +398,19 @@ TEST_F(Ops, PostgresTlsWithVerifyFull) {
   const std::string url = db_.url();
   const auto host_at = url.find("127.0.0.1");
   ASSERT_NE(host_at, std::string::npos) << url;
-  auto with = [&](const std::string& host, const std::string& params) {
+  // `auditq check-config --connect` through `host` with sslmode `mode` and the CA `ca`.
+  auto connect = [&](const std::string& host, const std::string& mode, const std::string& ca) {
     std::string u = url;
     u.replace(host_at, 9, host);
-    return u + "?" + params;
+    u += fmt::format("?sslmode={}&sslrootcert={}/{}-ca.crt", mode, dir, ca);
+    return std::make_pair(u, runAuditq({"check-config", "--connect"},
+                                       {{"DATABASE_URL", u}, {"REDIS_URL", redisUrl()}}));
   };
-  const auto good = with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt");
   ASSERT_TRUE(waitFor(
-      [&] {
-        return runAuditq({"check-config", "--connect"},
-                         {{"DATABASE_URL", good}, {"REDIS_URL", redisUrl()}})
-                   .exit_code == 0;
-      },
-      10s));
+      [&] { return connect("localhost", "verify-full", "server").second.exit_code == 0; }, 10s));
 
   // The daemon's connections really are encrypted.
+  const auto good = connect("localhost", "verify-full", "server").first;
   auto daemon =
       startDaemon({{"DATABASE_URL", good}, {"AUDITQ_POSTGRES_APPLICATION_NAME", "auditq-tls"}});
   xadd(entryWithState(newUuid(), 1));
@@ -423,27 +421,14 @@ TEST_F(Ops, PostgresTlsWithVerifyFull) {
   stopDaemon(*daemon);
 
   // A certificate from another CA, or a name the certificate does not carry: refused.
-  const auto wrong_ca =
-      runAuditq({"check-config", "--connect"},
-                {{"DATABASE_URL",
-                  with("localhost", "sslmode=verify-full&sslrootcert=" + dir + "/other-ca.crt")},
-                 {"REDIS_URL", redisUrl()}});
+  const auto wrong_ca = connect("localhost", "verify-full", "other").second;
   EXPECT_EQ(wrong_ca.exit_code, 1);
   EXPECT_NE(wrong_ca.out.find("certificate verify failed"), std::string::npos) << wrong_ca.out;
-  const auto wrong_name =
-      runAuditq({"check-config", "--connect"},
-                {{"DATABASE_URL",
-                  with("127.0.0.1", "sslmode=verify-full&sslrootcert=" + dir + "/server-ca.crt")},
-                 {"REDIS_URL", redisUrl()}});
+  const auto wrong_name = connect("127.0.0.1", "verify-full", "server").second;
   EXPECT_EQ(wrong_name.exit_code, 1);
   EXPECT_NE(wrong_name.out.find("does not match host name"), std::string::npos) << wrong_name.out;
   // verify-ca checks the chain but not the name.
-  EXPECT_EQ(runAuditq({"check-config", "--connect"},
-                      {{"DATABASE_URL", with("127.0.0.1", "sslmode=verify-ca&sslrootcert=" + dir +
-                                                              "/server-ca.crt")},
-                       {"REDIS_URL", redisUrl()}})
-                .exit_code,
-            0);
+  EXPECT_EQ(connect("127.0.0.1", "verify-ca", "server").second.exit_code, 0);
 }
 
 // The ACL rule documented in config/redis-acl.conf, for a user of the given name and password.
