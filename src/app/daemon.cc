@@ -322,11 +322,9 @@ private:
       writer_->abandon();
       finish();
     });
-    // An outstanding blocking read would hold shutdown up to consumer.block_ms; close it.
-    // Entries Redis already delivered to it stay in our pending list for the next start.
-    if (reading_) {
-      reader_.cancelRead();
-    }
+    // An outstanding read is not cancelled: Redis may already have delivered its entries
+    // (a blocking read returns at once on a backlog), and they would stay pending. It answers
+    // within consumer.block_ms; what it brings is committed with the rest.
     linger_timer_.cancel();
     lingering_ = false;
     readMore();

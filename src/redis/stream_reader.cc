@@ -41,12 +41,6 @@ void StreamReader::stop() {
   }
 }
 
-void StreamReader::cancelRead() {
-  if (reader_) {
-    reader_->close();
-  }
-}
-
 void StreamReader::start(Done done) {
   stop();
   const Endpoint ep = endpointFrom(redis_);

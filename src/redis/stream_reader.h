@@ -44,9 +44,6 @@ public:
   // (Re)connects both connections and creates missing groups. `done` gets "" on success.
   void start(Done done);
   void stop();
-  // Abandons an outstanding read (closes only the reading connection; acks still work).
-  // Entries Redis already delivered to it stay in this consumer's pending list.
-  void cancelRead();
   bool connected() const;
 
   // Reads up to `count` entries and visits each. First entries claimed from idle consumers
