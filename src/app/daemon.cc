@@ -16,9 +16,9 @@
 #include "app/systemd_notify.h"
 #include "app/writer_pool.h"
 #include "core/build_info.h"
+#include "core/clock.h"
 #include "core/entry_id.h"
 #include "core/json_text.h"
-#include "core/latency_histogram.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "pipeline/backoff.h"
@@ -39,12 +39,6 @@ std::string defaultConsumerName() {
     std::strcpy(host, "auditq");
   }
   return std::string(host) + "-" + std::to_string(getpid());
-}
-
-int64_t wallClockMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 class Daemon {
@@ -119,10 +113,10 @@ private:
     if (path == "/healthz") {
       out.body = "ok\n"; // the event loop answered: the process is alive and not stuck
     } else if (path == "/readyz") {
-      const bool ready = isReady();
-      out.status = ready ? 200 : 503;
+      const auto reasons = notReadyReasons();
+      out.status = reasons.empty() ? 200 : 503;
       out.content_type = "application/json";
-      out.body = readiness(ready);
+      out.body = readiness(reasons);
     } else if (path == "/metrics") {
       ServiceState s = serviceState();
       renderMetrics(metrics_, s, prom_);
@@ -134,35 +128,33 @@ private:
     }
   }
 
-  bool isReady() const {
-    return !stopping_ && reader_.connected() && writer_->health() == PostgresHealth::Reachable &&
-           writer_->breakerState() == pipeline::CircuitBreaker::State::Closed;
-  }
-
-  // The JSON body of /readyz: each dependency's state and, when not ready, the reasons. Never
-  // a URL, user or password.
-  std::string readiness(bool ready) const {
-    std::string reasons;
-    auto reason = [&reasons](std::string_view r) {
-      reasons.append(reasons.empty() ? "\"" : ",\"").append(r).push_back('"');
-    };
+  // Why auditq is not ready (empty: ready). Never a URL, user or password.
+  std::vector<std::string_view> notReadyReasons() const {
+    std::vector<std::string_view> reasons;
     if (stopping_) {
-      reason("shutting_down");
+      reasons.push_back("shutting_down");
     }
     if (!reader_.connected()) {
-      reason("redis_unreachable");
+      reasons.push_back("redis_unreachable");
     }
     const auto health = writer_->health();
     if (health == PostgresHealth::Unknown) {
-      reason("postgres_connecting");
+      reasons.push_back("postgres_connecting");
     } else if (health == PostgresHealth::Failing) {
-      reason("postgres_failing");
+      reasons.push_back("postgres_failing");
     }
-    const auto breaker = pipeline::breakerStateName(writer_->breakerState());
     if (writer_->breakerState() != pipeline::CircuitBreaker::State::Closed) {
-      reason("breaker_not_closed");
+      reasons.push_back("breaker_not_closed");
     }
-    std::string body = fmt::format(R"({{"ready":{},"redis":"{}","postgres":"{}",)", ready,
+    return reasons;
+  }
+
+  bool isReady() const { return notReadyReasons().empty(); }
+
+  // The JSON body of /readyz: each dependency's state and the reasons it is not ready.
+  std::string readiness(std::span<const std::string_view> reasons) const {
+    const auto health = writer_->health();
+    std::string body = fmt::format(R"({{"ready":{},"redis":"{}","postgres":"{}",)", reasons.empty(),
                                    reader_.connected() ? "connected" : "unreachable",
                                    health == PostgresHealth::Reachable ? "reachable"
                                    : health == PostgresHealth::Failing ? "failing"
@@ -172,8 +164,16 @@ private:
       core::appendJsonString(body, writer_->lastFailureClass());
       body.push_back(',');
     }
-    body.append(fmt::format(R"("breaker":"{}","reasons":[{}]}})", breaker, reasons));
-    body.push_back('\n');
+    body.append(R"("breaker":)");
+    core::appendJsonString(body, pipeline::breakerStateName(writer_->breakerState()));
+    body.append(R"(,"reasons":[)");
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      if (i > 0) {
+        body.push_back(',');
+      }
+      core::appendJsonString(body, reasons[i]);
+    }
+    body.append("]}\n");
     return body;
   }
 
@@ -193,7 +193,7 @@ private:
     s.reclaimed_deleted = reader_.claimedDeleted();
     s.groups_recreated = reader_.groupsRecreated();
     s.batches_in_flight = in_flight_;
-    s.now_ms = wallClockMs();
+    s.now_ms = core::epochMicros() / 1000;
     return s;
   }
 
@@ -531,25 +531,21 @@ private:
     metrics_.duplicates += report.duplicates;
     metrics_.batch_entries.record(static_cast<double>(batch.entries()));
     metrics_.commit_seconds.record(static_cast<double>(report.write_us) / 1e6);
-    // Everything acknowledged is committed unless dead-lettered: count those per stream first.
     if (batch.deadLetters() + batch.rejected() > 0) {
       for (size_t i = 0; i < batch.raw().size(); ++i) {
         if (const auto reason = batch.deadLetterReason(i)) {
           auto& st = metrics_.of(batch.raw().get(i, scratch_fields_).stream);
           st.dead_lettered[static_cast<size_t>(*reason)]++;
-          st.committed--; // undone below: acks() counts every entry
         }
       }
     }
     // End-to-end latency per entry: from XADD (the entry id's time) to COMMIT returning.
     for (const auto& ids : batch.acks()) {
       auto& st = metrics_.of(ids.stream());
-      st.committed += ids.size();
+      st.acknowledged += ids.size();
       for (size_t i = 0; i < ids.size(); ++i) {
         if (auto id = core::EntryId::parse(ids.id(i))) {
-          const int64_t us = report.committed_at_us - static_cast<int64_t>(id->ms) * 1000;
-          latency_.record(us);
-          metrics_.end_to_end_seconds.record(static_cast<double>(us) / 1e6);
+          metrics_.end_to_end.record(report.committed_at_us - static_cast<int64_t>(id->ms) * 1000);
           st.last_committed_ms = std::max<uint64_t>(st.last_committed_ms, id->ms);
         }
       }
@@ -657,23 +653,24 @@ private:
   }
 
   void logStats(std::string_view event) {
-    core::log::info(event, {{"read", metrics_.read()},
-                            {"committed", metrics_.committed()},
-                            {"dead_lettered", metrics_.deadLettered()},
-                            {"duplicates_skipped", metrics_.duplicates},
-                            {"batches", metrics_.batches},
-                            {"write_failures", writer_->counters().write_failures.load()},
-                            {"isolations", writer_->counters().isolations.load()},
-                            {"breaker_opened", writer_->counters().breaker_opened.load()},
-                            {"breaker", pipeline::breakerStateName(writer_->breakerState())},
-                            {"pg_connections", writer_->counters().connections.load()},
-                            {"claimed", reader_.claimed()},
-                            {"claimed_deleted", reader_.claimedDeleted()},
-                            {"consumers_deleted", metrics_.consumers_deleted},
-                            {"groups_recreated", reader_.groupsRecreated()},
-                            {"commit_latency_p50_ms", latency_.quantileMicros(0.5) / 1000.0},
-                            {"commit_latency_p99_ms", latency_.quantileMicros(0.99) / 1000.0},
-                            {"commit_latency_max_ms", latency_.maxMicros() / 1000.0}});
+    core::log::info(event,
+                    {{"read", metrics_.read()},
+                     {"committed", metrics_.committed()},
+                     {"dead_lettered", metrics_.deadLettered()},
+                     {"duplicates_skipped", metrics_.duplicates},
+                     {"batches", metrics_.batches},
+                     {"write_failures", writer_->counters().write_failures.load()},
+                     {"isolations", writer_->counters().isolations.load()},
+                     {"breaker_opened", writer_->counters().breaker_opened.load()},
+                     {"breaker", pipeline::breakerStateName(writer_->breakerState())},
+                     {"pg_connections", writer_->counters().connections.load()},
+                     {"claimed", reader_.claimed()},
+                     {"claimed_deleted", reader_.claimedDeleted()},
+                     {"consumers_deleted", metrics_.consumers_deleted},
+                     {"groups_recreated", reader_.groupsRecreated()},
+                     {"commit_latency_p50_ms", metrics_.end_to_end.quantileMicros(0.5) / 1000.0},
+                     {"commit_latency_p99_ms", metrics_.end_to_end.quantileMicros(0.99) / 1000.0},
+                     {"commit_latency_max_ms", metrics_.end_to_end.maxMicros() / 1000.0}});
   }
 
   const config::Config& cfg_;
@@ -693,8 +690,7 @@ private:
   config::BatchConfig limits_; // the batch limits in force (SIGHUP may change them)
   pipeline::Backoff redis_backoff_;
   PipelineMetrics metrics_;
-  core::LatencyHistogram latency_; // for the stats line's quantiles
-  core::PrometheusText prom_;      // reused by every scrape
+  core::PrometheusText prom_; // reused by every scrape
   std::vector<std::string_view> scratch_fields_;
   SystemdNotify notify_;
   std::optional<http::Server> http_;

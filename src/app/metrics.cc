@@ -41,10 +41,18 @@ uint64_t PipelineMetrics::read() const {
   return n;
 }
 
+uint64_t StreamMetrics::deadLettered() const {
+  uint64_t n = 0;
+  for (auto c : dead_lettered) {
+    n += c;
+  }
+  return n;
+}
+
 uint64_t PipelineMetrics::committed() const {
   uint64_t n = 0;
   for (const auto& s : streams) {
-    n += s.committed;
+    n += s.committed();
   }
   return n;
 }
@@ -52,9 +60,7 @@ uint64_t PipelineMetrics::committed() const {
 uint64_t PipelineMetrics::deadLettered() const {
   uint64_t n = 0;
   for (const auto& s : streams) {
-    for (auto c : s.dead_lettered) {
-      n += c;
-    }
+    n += s.deadLettered();
   }
   return n;
 }
@@ -114,6 +120,9 @@ ProcessStats processStats() {
   return p;
 }
 
+constexpr double kEndToEndBounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                      1,     2.5,  5,     10,   30,  60,   300};
+
 // One family with a single unlabelled sample.
 template <typename Value>
 void single(core::PrometheusText& out, std::string_view name, std::string_view type,
@@ -156,7 +165,7 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
             [](const StreamMetrics& st) { return Opt(st.read); });
   perStream(out, m, "auditq_entries_committed_total", "counter",
             "Entries committed to sync_events (or found already there) and acknowledged.",
-            [](const StreamMetrics& st) { return Opt(st.committed); });
+            [](const StreamMetrics& st) { return Opt(st.committed()); });
   out.family("auditq_entries_dead_lettered_total", "counter",
              "Entries written to auditq_dead_letters, by reason code.");
   for (const auto& st : m.streams) {
@@ -178,7 +187,10 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
   out.histogram("auditq_commit_duration_seconds", {}, m.commit_seconds);
   out.family("auditq_end_to_end_latency_seconds", "histogram",
              "Per entry: from XADD (the entry id's time) to the COMMIT that stored it.");
-  out.histogram("auditq_end_to_end_latency_seconds", {}, m.end_to_end_seconds);
+  out.histogram(
+      "auditq_end_to_end_latency_seconds", {}, kEndToEndBounds,
+      [&m](double le) { return m.end_to_end.countAtMost(static_cast<uint64_t>(le * 1e6)); },
+      static_cast<double>(m.end_to_end.sumMicros()) / 1e6, m.end_to_end.count());
 
   perStream(out, m, "auditq_last_committed_entry_timestamp_seconds", "gauge",
             "Entry id time of the newest committed entry.", [](const StreamMetrics& st) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/latency_histogram.h"
 #include "core/prometheus.h"
 #include "core/reason_code.h"
 
@@ -19,11 +20,15 @@ namespace auditq::app {
 struct StreamMetrics {
   std::string stream;
   uint64_t read = 0;
-  uint64_t committed = 0;
+  uint64_t acknowledged = 0; // after their batch committed: events and dead letters
   std::array<uint64_t, core::kAllReasonCodes.size()> dead_lettered{}; // by ReasonCode
   uint64_t last_committed_ms = 0; // entry id time of the newest committed entry; 0: none yet
   int64_t group_pending = -1;     // sampled with XINFO GROUPS; -1: not known
   int64_t group_lag = -1;         // entries not yet delivered to the group; -1: not known
+
+  uint64_t deadLettered() const;
+  // Acknowledged entries that went to sync_events (or were found already there).
+  uint64_t committed() const { return acknowledged - deadLettered(); }
 };
 
 struct PipelineMetrics {
@@ -45,8 +50,9 @@ struct PipelineMetrics {
   core::BucketHistogram batch_entries{1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
   core::BucketHistogram commit_seconds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,   0.25,   0.5,   1,    2.5,   10};
-  core::BucketHistogram end_to_end_seconds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                           1,     2.5,  5,     10,   30,  60,   300};
+  // Per entry, XADD to COMMIT: the stats line's quantiles and /metrics' buckets both come
+  // from this one histogram, recorded once per entry.
+  core::LatencyHistogram end_to_end;
 
 private:
   size_t last_ = 0; // entries come in runs of one stream

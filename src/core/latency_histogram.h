@@ -43,6 +43,16 @@ public:
     return max_;
   }
 
+  // Observations certainly at most `micros`: the buckets whose every value is <= micros (a
+  // bucket straddling the bound counts above it; at most ~6% of the bound). For /metrics.
+  uint64_t countAtMost(uint64_t micros) const {
+    uint64_t n = 0;
+    for (size_t i = 0; i < kBuckets && largestIn(i) <= micros; ++i) {
+      n += buckets_[i];
+    }
+    return n;
+  }
+
 private:
   static constexpr int kSubBits = 4;
   static constexpr size_t kBuckets = (64 - kSubBits + 1) << kSubBits;
@@ -63,6 +73,11 @@ private:
     const size_t exponent = (index >> kSubBits) - 1;
     const uint64_t sub = index & ((1u << kSubBits) - 1);
     return (((1u << kSubBits) | sub) + 1) << exponent;
+  }
+
+  // The largest value bucket `index` holds (buckets below 16 hold one value each).
+  static uint64_t largestIn(size_t index) {
+    return index < (1u << kSubBits) ? index : upperBound(index) - 1;
   }
 
   std::array<uint64_t, kBuckets> buckets_{};

@@ -87,10 +87,25 @@ public:
   // The _bucket (cumulative, le="..."), _sum and _count series of one histogram.
   void histogram(std::string_view name, std::initializer_list<Label> labels,
                  const BucketHistogram& h) {
-    uint64_t cumulative = 0;
     const auto bounds = h.bounds();
+    histogram(
+        name, labels, bounds,
+        [&h, bounds](double le) {
+          uint64_t n = 0;
+          for (size_t i = 0; i < bounds.size() && bounds[i] <= le; ++i) {
+            n += h.bucketCount(i);
+          }
+          return n;
+        },
+        h.sum(), h.count());
+  }
+
+  // The same from any histogram that can say how many observations are <= a bound.
+  template <typename CountAtMost>
+  void histogram(std::string_view name, std::initializer_list<Label> labels,
+                 std::span<const double> bounds, CountAtMost count_at_most, double sum,
+                 uint64_t count) {
     for (size_t i = 0; i <= bounds.size(); ++i) {
-      cumulative += h.bucketCount(i);
       le_.clear();
       if (i < bounds.size()) {
         fmt::format_to(std::back_inserter(le_), "{}", bounds[i]);
@@ -99,14 +114,15 @@ public:
       }
       suffixed_.assign(name).append("_bucket");
       series(suffixed_, labels, Label{"le", le_});
-      fmt::format_to(std::back_inserter(out_), "{}\n", cumulative);
+      fmt::format_to(std::back_inserter(out_), "{}\n",
+                     i < bounds.size() ? count_at_most(bounds[i]) : count);
     }
     suffixed_.assign(name).append("_sum");
     series(suffixed_, labels, {});
-    appendValue(h.sum());
+    appendValue(sum);
     suffixed_.assign(name).append("_count");
     series(suffixed_, labels, {});
-    fmt::format_to(std::back_inserter(out_), "{}\n", h.count());
+    fmt::format_to(std::back_inserter(out_), "{}\n", count);
   }
 
 private:

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "pg/connection_impl.h"
 
@@ -271,9 +272,7 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
     outcome.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
-    outcome.committed_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+    outcome.committed_at_us = core::epochMicros();
   } catch (const Error& e) {
     fail(outcome, e);
     if (e.isConnectionLost() || !c.is_open()) {

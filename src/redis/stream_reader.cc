@@ -1,6 +1,8 @@
 // XREADGROUP / XGROUP / XACK over the asynchronous connections.
 #include "redis/stream_reader.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "core/log.h"
@@ -18,6 +20,33 @@ std::string_view text(redisReply* r) {
                           r->type == REDIS_REPLY_ERROR)
              ? std::string_view(r->str, r->len)
              : std::string_view();
+}
+
+// Our group's counts in an XINFO GROUPS reply: one flat name/value array per group (RESP2).
+std::optional<GroupSample> groupSample(redisReply* reply, std::string_view group_name) {
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    return std::nullopt;
+  }
+  for (size_t g = 0; g < reply->elements; ++g) {
+    redisReply* group = reply->element[g];
+    GroupSample sample;
+    bool ours = false;
+    for (size_t f = 0; f + 1 < group->elements; f += 2) {
+      const auto name = text(group->element[f]);
+      redisReply* value = group->element[f + 1];
+      if (name == "name") {
+        ours = text(value) == group_name;
+      } else if (name == "pending" && value->type == REDIS_REPLY_INTEGER) {
+        sample.pending = value->integer;
+      } else if (name == "lag" && value->type == REDIS_REPLY_INTEGER) {
+        sample.lag = value->integer;
+      }
+    }
+    if (ours) {
+      return sample;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -456,27 +485,8 @@ void StreamReader::sampleGroups(
                       [this, state, i](redisReply* reply, std::string_view error) {
                         if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
                           state->error = reply == nullptr ? error : text(reply);
-                        } else if (reply->type == REDIS_REPLY_ARRAY) {
-                          // Each group: a flat name/value array (RESP2).
-                          for (size_t g = 0; g < reply->elements; ++g) {
-                            redisReply* group = reply->element[g];
-                            GroupSample sample;
-                            bool ours = false;
-                            for (size_t f = 0; f + 1 < group->elements; f += 2) {
-                              const auto name = text(group->element[f]);
-                              redisReply* value = group->element[f + 1];
-                              if (name == "name") {
-                                ours = text(value) == consumer_.group;
-                              } else if (name == "pending" && value->type == REDIS_REPLY_INTEGER) {
-                                sample.pending = value->integer;
-                              } else if (name == "lag" && value->type == REDIS_REPLY_INTEGER) {
-                                sample.lag = value->integer;
-                              }
-                            }
-                            if (ours) {
-                              state->samples[i] = sample;
-                            }
-                          }
+                        } else if (auto sample = groupSample(reply, consumer_.group)) {
+                          state->samples[i] = *sample;
                         }
                         if (--state->remaining == 0) {
                           state->done(state->samples, state->error);

@@ -44,5 +44,21 @@ TEST(LatencyHistogram, NegativeDurationsCountAsZero) {
   EXPECT_EQ(h.count(), 1u);
 }
 
+TEST(LatencyHistogram, CountAtMostNeverCountsAValueAboveTheBound) {
+  LatencyHistogram h;
+  for (int64_t v = 0; v < 20000; ++v) {
+    h.record(v);
+  }
+  EXPECT_EQ(h.countAtMost(10), 11u); // small values are exact: 0..10
+  for (uint64_t bound : {100u, 999u, 5000u, 12345u}) {
+    const uint64_t exact = bound + 1; // values 0..bound
+    const uint64_t got = h.countAtMost(bound);
+    EXPECT_LE(got, exact) << bound;
+    EXPECT_GE(static_cast<double>(got), static_cast<double>(exact) * 0.93) << bound;
+  }
+  EXPECT_EQ(h.countAtMost(1u << 30), h.count());
+  EXPECT_EQ(LatencyHistogram().countAtMost(1000), 0u);
+}
+
 } // namespace
 } // namespace auditq::core
