@@ -39,6 +39,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.url("url", c.redis.url, checkRedisUrl);
     r.integer("connect_timeout_ms", c.redis.connect_timeout_ms, 1, kMaxTimeoutMs);
     r.integer("command_timeout_ms", c.redis.command_timeout_ms, 1, kMaxTimeoutMs);
+    r.integer("ping_interval_ms", c.redis.ping_interval_ms, 100, kMaxTimeoutMs);
     r.finish();
   }
   {
@@ -83,6 +84,15 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     }
     r.integer("block_ms", c.consumer.block_ms, 1, 60'000);
     r.integer("claim_idle_ms", c.consumer.claim_idle_ms, 1000, int64_t{7} * 86'400'000);
+    // Another consumer may take over what this one holds once it is idle this long: that must
+    // never happen while one of our statements may still be writing it.
+    if (c.postgres.statement_timeout_ms > 0 &&
+        c.consumer.claim_idle_ms <= c.postgres.statement_timeout_ms) {
+      r.fail("claim_idle_ms",
+             fmt::format("must be greater than postgres.statement_timeout_ms ({}): an entry "
+                         "still being written could be claimed by another consumer, got {}",
+                         c.postgres.statement_timeout_ms, c.consumer.claim_idle_ms));
+    }
     r.integer("claim_interval_ms", c.consumer.claim_interval_ms, 100, kMaxTimeoutMs);
     r.integer("delete_idle_ms", c.consumer.delete_idle_ms, 0, int64_t{365} * 86'400'000);
     r.finish();
@@ -171,6 +181,11 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.finish();
   }
   {
+    auto r = section("health");
+    r.integer("stall_ms", c.health.stall_ms, 100, int64_t{24} * 3'600'000);
+    r.finish();
+  }
+  {
     auto r = section("log");
     r.choice("level", c.log.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
     r.choice("format", c.log.format, {"text", "json"});
@@ -179,8 +194,8 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 }
 
 const std::set<std::string, std::less<>> kSections = {
-    "redis", "postgres",    "consumer", "batch",    "decode", "projections",
-    "retry", "dead_letter", "recover",  "shutdown", "http",   "log"};
+    "redis",       "postgres", "consumer", "batch", "decode", "projections", "retry",
+    "dead_letter", "recover",  "shutdown", "http",  "health", "log"};
 
 } // namespace
 

@@ -22,6 +22,7 @@ struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";
   int64_t connect_timeout_ms = 2000;
   int64_t command_timeout_ms = 5000;
+  int64_t ping_interval_ms = 2000; // PING on idle connections: a silent loss shows within this
 };
 
 struct PostgresConfig {
@@ -30,7 +31,7 @@ struct PostgresConfig {
   int64_t connect_timeout_ms = 5000;
   std::string application_name = "auditq";
   int64_t writers = 2;                   // parallel writer connections
-  int64_t statement_timeout_ms = 60'000; // a batch statement running longer is cancelled; 0: none
+  int64_t statement_timeout_ms = 30'000; // a batch statement running longer is cancelled; 0: none
   int64_t ping_interval_ms = 5000;       // an idle writer checks its connection this often
 };
 
@@ -103,6 +104,12 @@ struct ListenAddress {
 };
 std::optional<ListenAddress> parseListenAddress(std::string_view text);
 
+struct HealthConfig {
+  // Entries held and no commit for this long while Redis and PostgreSQL answer: stalled
+  // (/healthz 503, systemd watchdog no longer fed).
+  int64_t stall_ms = 60'000;
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";
@@ -127,6 +134,7 @@ struct Config {
   RecoverConfig recover;
   ShutdownConfig shutdown;
   HttpConfig http;
+  HealthConfig health;
   LogConfig log;
 
   std::string origin; // the file it came from, or "built-in defaults"

@@ -192,6 +192,7 @@ void Batch::clear() {
   active_streams_ = 0;
   index_.reset(static_cast<size_t>(max_entries_));
   used_slots_ = 0;
+  projection_bytes_ = 0;
 }
 
 StreamIds& Batch::idsFor(std::string_view stream) {
@@ -300,6 +301,10 @@ void Batch::offerProjection(std::string_view stream, std::string_view entry_id, 
     }
   }
   SessionSlot& slot = slots_[slot_no];
+  if (!inserted) {
+    projection_bytes_ -= slot.columns.size() + slot.participant_rows.size();
+  }
+  projection_bytes_ += projection.session_columns.size() + projection.participant_rows.size();
   slot.session_id = event.session_id;
   slot.version = event.version;
   slot.ts_us = event.ts_us;

@@ -66,11 +66,23 @@ public:
     return entries_ >= static_cast<size_t>(max_entries_) ||
            bytes() >= static_cast<size_t>(max_bytes_);
   }
+  // How many more entries this batch takes before it is full by count (0 when full): from its
+  // own limits, which a SIGHUP never changes while it is being filled.
+  size_t room() const {
+    return entries_ >= static_cast<size_t>(max_entries_)
+               ? 0
+               : static_cast<size_t>(max_entries_) - entries_;
+  }
   bool empty() const { return entries_ == 0; }
   size_t entries() const { return entries_; }
   size_t events() const { return events_; }
   size_t deadLetters() const { return dead_letters_; }
-  size_t bytes() const { return event_rows_.size() + dead_letter_rows_.size(); }
+  // Every byte the batch holds for its entries: the raw copies, the COPY rows, and the
+  // collapsed session and participant rows (memory is bounded by this, not by entry count).
+  size_t bytes() const {
+    return raw_.bytes() + event_rows_.size() + dead_letter_rows_.size() + tombstone_rows_.size() +
+           projection_bytes_ + session_rows_.size() + participant_rows_.size();
+  }
 
   // The batch's first dead letter, for the one log line per batch (valid when deadLetters()).
   struct DeadLetterSample {
@@ -138,6 +150,7 @@ private:
   SessionIndex index_;
   std::vector<SessionSlot> slots_;
   size_t used_slots_ = 0;
+  size_t projection_bytes_ = 0; // what the used slots' columns and participant rows hold
 };
 
 // The raw fields of an entry as the JSON kept in auditq_dead_letters.fields:
