@@ -121,6 +121,25 @@ CREATE TABLE public.auditq_schema_migrations (
 
 
 --
+-- Name: auditq_stream_starts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.auditq_stream_starts (
+    stream text NOT NULL,
+    group_name text NOT NULL,
+    start_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE auditq_stream_starts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.auditq_stream_starts IS 'auditq: the entry id each stream''s consumer group first started after; where a group lost before any commit is re-created.';
+
+
+--
 -- Name: auditq_tombstones; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -337,6 +356,14 @@ ALTER TABLE ONLY public.auditq_dead_letters
 
 ALTER TABLE ONLY public.auditq_schema_migrations
     ADD CONSTRAINT auditq_schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: auditq_stream_starts auditq_stream_starts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.auditq_stream_starts
+    ADD CONSTRAINT auditq_stream_starts_pkey PRIMARY KEY (stream, group_name);
 
 
 --

@@ -1,6 +1,7 @@
-// `auditq run`: wires the stream reader (Asio thread), the batch pipeline and the PostgreSQL
-// writer (its own thread). Entries are acknowledged only after their batch committed; at most
-// batch.max_in_flight sealed batches wait for PostgreSQL, after which reading pauses.
+// `auditq run`: pipeline::Consumer (every decision) wired to Redis (redis::ConsumerLink on the
+// Asio thread), the PostgreSQL writers (their own threads) and PgControl. Entries are
+// acknowledged only after their batch committed; at most batch.max_in_flight sealed batches
+// wait for PostgreSQL, after which reading pauses.
 #pragma once
 
 #include <optional>

@@ -159,6 +159,15 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
          uint64_t{s.redis_connected});
   single(out, "auditq_postgres_reachable", "gauge",
          "1 when the last write or ping of PostgreSQL succeeded.", uint64_t{s.postgres_reachable});
+  single(out, "auditq_stalled", "gauge",
+         "1 while entries are held and nothing was committed for health.stall_ms though both "
+         "servers answer (/healthz 503, systemd watchdog not fed).",
+         uint64_t{s.stalled});
+  single(out, "auditq_entries_held", "gauge",
+         "Entries held by this process: in the batch being filled, written or acknowledged.",
+         s.entries_held);
+  single(out, "auditq_bytes_held", "gauge",
+         "Bytes the batches of this process hold (raw entries, rows, projections).", s.bytes_held);
 
   perStream(out, m, "auditq_entries_read_total", "counter",
             "Stream entries read (redeliveries and claimed entries included).",
@@ -242,7 +251,12 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
   single(out, "auditq_consumers_deleted_total", "counter",
          "Idle consumers with nothing pending removed from the group.", m.consumers_deleted);
   single(out, "auditq_consumer_groups_recreated_total", "counter",
-         "Consumer groups recreated after Redis lost them (NOGROUP).", s.groups_recreated);
+         "Consumer groups re-created after Redis lost them, after the newest committed entry.",
+         s.groups_recreated);
+  single(out, "auditq_entries_redelivered_while_held_total", "counter",
+         "Entries delivered again while this process still held them: skipped, never a second "
+         "copy.",
+         s.duplicates_held);
 
   const auto p = processStats();
   single(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",

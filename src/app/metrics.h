@@ -73,6 +73,10 @@ struct ServiceState {
   uint64_t reclaimed_deleted = 0;
   uint64_t groups_recreated = 0;
   uint64_t batches_in_flight = 0;
+  bool stalled = false;
+  uint64_t entries_held = 0;
+  uint64_t bytes_held = 0;
+  uint64_t duplicates_held = 0;
   int64_t now_ms = 0; // wall clock, for the lag gauges
 };
 

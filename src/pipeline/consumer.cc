@@ -322,6 +322,14 @@ void Consumer::postgresAnswering(bool answering, TimeMs now) {
   advance(now);
 }
 
+void Consumer::writesGaveUp(TimeMs now) {
+  (void)now;
+  if (!exited_) {
+    out_.emplace_back(AbandonWrites{});
+    exit(1);
+  }
+}
+
 void Consumer::stopRequested(TimeMs now) {
   if (exited_) {
     return;

@@ -241,6 +241,8 @@ public:
   void acked(uint64_t epoch, Batch* batch, TimeMs now);
   // PostgreSQL answers (writes commit or are refused for their rows; pings answer) or not.
   void postgresAnswering(bool answering, TimeMs now);
+  // The writers failed for retry.max_elapsed_ms: leave, the entries stay pending.
+  void writesGaveUp(TimeMs now);
   void stopRequested(TimeMs now);
   void limitsChanged(const BatchLimits& limits, TimeMs now);
   void tick(TimeMs now);

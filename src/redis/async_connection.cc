@@ -19,14 +19,16 @@ struct AsyncConnection::Pending {
 
 std::shared_ptr<AsyncConnection> AsyncConnection::create(boost::asio::io_context& io,
                                                          Endpoint endpoint,
-                                                         std::chrono::milliseconds timeout) {
-  return std::shared_ptr<AsyncConnection>(new AsyncConnection(io, std::move(endpoint), timeout));
+                                                         std::chrono::milliseconds timeout,
+                                                         std::string client_name) {
+  return std::shared_ptr<AsyncConnection>(
+      new AsyncConnection(io, std::move(endpoint), timeout, std::move(client_name)));
 }
 
 AsyncConnection::AsyncConnection(boost::asio::io_context& io, Endpoint endpoint,
-                                 std::chrono::milliseconds connect_timeout)
-    : io_(io), endpoint_(std::move(endpoint)), connect_timeout_(connect_timeout), socket_(io),
-      connect_timer_(io) {}
+                                 std::chrono::milliseconds connect_timeout, std::string client_name)
+    : io_(io), endpoint_(std::move(endpoint)), connect_timeout_(connect_timeout),
+      client_name_(std::move(client_name)), socket_(io), connect_timer_(io), resolver_(io) {}
 
 AsyncConnection::~AsyncConnection() {
   on_disconnect_ = nullptr;
@@ -35,7 +37,34 @@ AsyncConnection::~AsyncConnection() {
 
 void AsyncConnection::connect(ReadyHandler on_ready) {
   on_ready_ = std::move(on_ready);
-  ctx_ = redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
+  // One timer for the whole attempt: name resolution, TCP, AUTH, SELECT, PING.
+  connect_timer_.expires_after(connect_timeout_);
+  connect_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (!ec && self && !self->ready_ && self->on_ready_) {
+      self->resolver_.cancel();
+      self->finishConnect("connect timed out");
+    }
+  });
+  resolver_.async_resolve(
+      endpoint_.host, std::to_string(endpoint_.port),
+      [w = weak_from_this()](const boost::system::error_code& ec,
+                             const boost::asio::ip::tcp::resolver::results_type& results) {
+        auto self = w.lock();
+        if (!self || !self->on_ready_) {
+          return; // timed out or closed meanwhile
+        }
+        if (ec || results.empty()) {
+          self->finishConnect(fmt::format("cannot resolve {}: {}", self->endpoint_.host,
+                                          ec ? ec.message() : "no address"));
+          return;
+        }
+        self->connectTo(results.begin()->endpoint().address().to_string());
+      });
+}
+
+void AsyncConnection::connectTo(const std::string& address) {
+  ctx_ = redisAsyncConnect(address.c_str(), endpoint_.port);
   if (ctx_ == nullptr || ctx_->err != 0) {
     const std::string error = ctx_ != nullptr ? ctx_->errstr : "out of memory";
     if (ctx_ != nullptr) {
@@ -46,6 +75,8 @@ void AsyncConnection::connect(ReadyHandler on_ready) {
     boost::asio::post(io_, [self, error] { self->finishConnect(error); });
     return;
   }
+  // A peer that vanished without a FIN is noticed by the kernel, not only by our PINGs.
+  redisEnableKeepAlive(&ctx_->c);
   ctx_->data = this;
   ctx_->ev.data = this;
   ctx_->ev.addRead = &AsyncConnection::addRead;
@@ -56,13 +87,6 @@ void AsyncConnection::connect(ReadyHandler on_ready) {
   socket_.assign(ctx_->c.fd);
   redisAsyncSetConnectCallback(ctx_, &AsyncConnection::onConnect);
   redisAsyncSetDisconnectCallback(ctx_, &AsyncConnection::onDisconnected);
-  connect_timer_.expires_after(connect_timeout_);
-  connect_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
-    auto self = w.lock();
-    if (!ec && self && !self->ready_ && self->on_ready_) {
-      self->finishConnect("connect timed out");
-    }
-  });
   // hiredis arms the write watch itself once the socket is connecting.
 }
 
@@ -122,6 +146,11 @@ void AsyncConnection::authenticate() {
     const std::string db = std::to_string(endpoint_.db);
     std::string_view args[] = {"SELECT", db};
     command(args, t, step("SELECT"));
+  }
+  if (!client_name_.empty()) {
+    // Refused (an ACL without CLIENT SETNAME, an older user rule): the name is only a help.
+    std::string_view args[] = {"CLIENT", "SETNAME", client_name_};
+    command(args, t, [](redisReply*, std::string_view) {});
   }
   std::string_view ping[] = {"PING"};
   command(ping, t, step("PING"));
@@ -195,6 +224,7 @@ void AsyncConnection::onReply(redisAsyncContext* ctx, void* reply, void* privdat
 
 void AsyncConnection::close() {
   connect_timer_.cancel();
+  resolver_.cancel();
   if (ctx_ != nullptr && !closing_) {
     closing_ = true;
     redisAsyncContext* ctx = ctx_;

@@ -1,12 +1,15 @@
 // One hiredis asynchronous connection driven by a Boost.Asio io_context: the socket is watched
-// with posix::stream_descriptor waits that call hiredis' read/write handlers. Connects, AUTHs,
-// SELECTs, then runs commands whose replies arrive on the io_context thread.
+// with posix::stream_descriptor waits that call hiredis' read/write handlers. Resolves the host
+// name asynchronously (hiredis would call getaddrinfo and block the event loop), connects with
+// TCP keepalive on, AUTHs, SELECTs, then runs commands whose replies arrive on the io_context
+// thread.
 // Single-threaded: every call must come from the io_context's thread.
 #pragma once
 
 #include <hiredis/async.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -29,8 +32,11 @@ public:
   using ReplyHandler = std::function<void(redisReply* reply, std::string_view error)>;
   using ReadyHandler = std::function<void(std::string_view error)>;
 
+  // `client_name`, when not empty, is set with CLIENT SETNAME (shown by CLIENT LIST; a user
+  // without that right just stays unnamed).
   static std::shared_ptr<AsyncConnection> create(boost::asio::io_context& io, Endpoint endpoint,
-                                                 std::chrono::milliseconds connect_timeout);
+                                                 std::chrono::milliseconds connect_timeout,
+                                                 std::string client_name = {});
   ~AsyncConnection();
   AsyncConnection(const AsyncConnection&) = delete;
   AsyncConnection& operator=(const AsyncConnection&) = delete;
@@ -58,7 +64,7 @@ public:
 
 private:
   AsyncConnection(boost::asio::io_context& io, Endpoint endpoint,
-                  std::chrono::milliseconds connect_timeout);
+                  std::chrono::milliseconds connect_timeout, std::string client_name);
 
   struct Pending;
   static void onConnect(const redisAsyncContext* ctx, int status);
@@ -72,15 +78,18 @@ private:
 
   void armRead();
   void armWrite();
+  void connectTo(const std::string& address);
   void finishConnect(std::string_view error);
   void authenticate();
 
   boost::asio::io_context& io_;
   Endpoint endpoint_;
   std::chrono::milliseconds connect_timeout_;
+  std::string client_name_;
   redisAsyncContext* ctx_ = nullptr;
   boost::asio::posix::stream_descriptor socket_;
   boost::asio::steady_timer connect_timer_;
+  boost::asio::ip::tcp::resolver resolver_;
   bool want_read_ = false;
   bool want_write_ = false;
   bool read_armed_ = false;

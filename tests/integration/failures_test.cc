@@ -154,6 +154,7 @@ TEST_F(Failures, AStoppedInstancesEntriesAreTakenOverByAnother) {
   // Instance B takes them over once they have been idle claim_idle_ms.
   auto b = startDaemon({{"AUDITQ_CONSUMER_NAME", consumer_ + "-b"},
                         {"AUDITQ_CONSUMER_CLAIM_IDLE_MS", "1000"},
+                        {"AUDITQ_POSTGRES_STATEMENT_TIMEOUT_MS", "500"},
                         {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "200"}});
   ASSERT_TRUE(waitFor([&] { return events() == n && pending() == 0; }, 30s)) << b->stderrText();
   EXPECT_NE(b->stderrText().find("entries_claimed"), std::string::npos);
@@ -187,6 +188,11 @@ TEST_F(Failures, IdleConsumersWithNothingPendingAreRemovedOthersNever) {
   auto daemon = startDaemon(
       {{"AUDITQ_CONSUMER_DELETE_IDLE_MS", "300"}, {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "100"}});
   ASSERT_TRUE(waitFor([&] { return !has(consumers(), "ghost"); }, 10s)) << daemon->stderrText();
+  // Redis creates a consumer when XREADGROUP first delivers to it: give the daemon one entry,
+  // after which it is itself idle with nothing pending, like the ghost was.
+  xadd(entryWithState(newUuid(), 1));
+  ASSERT_TRUE(waitFor([&] { return events() == 1 && has(consumers(), consumer_); }))
+      << daemon->stderrText();
   std::this_thread::sleep_for(600ms); // several more passes
   const auto left = consumers();
   EXPECT_TRUE(has(left, "holder")) << "a consumer with pending entries is never removed";

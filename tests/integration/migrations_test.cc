@@ -59,8 +59,12 @@ TEST(Migrations, UpDownUpRoundTripRestoresTheSchema) {
   ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
   const std::string tables_after_up = countTables(db);
   EXPECT_EQ(db.scalar("SELECT has_table_privilege('auditq_writer', 'sync_events', 'INSERT')"), "t");
-  // The newest first, one at a time: 0003 takes the writer role's privileges back, the role
-  // stays (cluster-wide); 0002 leaves the seed schema in place.
+  // The newest first, one at a time: 0004 drops the recorded group starts; 0003 takes the
+  // writer role's privileges back, the role stays (cluster-wide); 0002 leaves the seed schema.
+  auto starts = runAuditq({"migrate", "down"}, envFor(db));
+  ASSERT_EQ(starts.exit_code, 0) << starts.err;
+  EXPECT_NE(starts.out.find("rolled back 0004_stream_starts"), std::string::npos) << starts.out;
+  EXPECT_EQ(db.scalar("SELECT to_regclass('auditq_stream_starts') IS NULL"), "t");
   auto revoke = runAuditq({"migrate", "down"}, envFor(db));
   ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
   EXPECT_NE(revoke.out.find("rolled back 0003_writer_role"), std::string::npos) << revoke.out;

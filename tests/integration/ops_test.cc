@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/client.h"
+#include "integration/notify_socket.h"
 #include "integration/pipeline_support.h"
 #include "integration/private_stack.h"
 #include "prometheus_check.h"
@@ -26,111 +27,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A unix datagram socket standing in for systemd's $NOTIFY_SOCKET.
-class NotifySocket {
-public:
-  NotifySocket() {
-    path_ = fmt::format("/tmp/auditq-notify-{}-{}.sock", getpid(), counter_++);
-    unlink(path_.c_str());
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  }
-  ~NotifySocket() {
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
-  // Every message received within `window`.
-  std::vector<std::string> receive(std::chrono::milliseconds window) {
-    std::vector<std::string> got;
-    const auto until = std::chrono::steady_clock::now() + window;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        return got;
-      }
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) == 1) {
-        char buf[4096];
-        const auto n = recv(fd_, buf, sizeof(buf), 0);
-        if (n > 0) {
-          got.emplace_back(buf, static_cast<size_t>(n));
-        }
-      }
-    }
-  }
-
-  // Waits up to `timeout` for a message containing `text`; every message seen goes to `seen`.
-  bool waitFor(const std::string& text, std::chrono::milliseconds timeout,
-               std::vector<std::string>& seen) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      for (auto& m : receive(200ms)) {
-        seen.push_back(m);
-        if (m.find(text) != std::string::npos) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-
-private:
-  static inline int counter_ = 0;
-  std::string path_;
-  int fd_ = -1;
-};
-
-size_t countContaining(const std::vector<std::string>& messages, const std::string& text) {
-  size_t n = 0;
-  for (const auto& m : messages) {
-    n += m.find(text) != std::string::npos ? 1 : 0;
-  }
-  return n;
-}
-
 class Ops : public PipelineFixture {
 protected:
   static void SetUpTestSuite() { private_stack::start(); }
   static void TearDownTestSuite() { private_stack::stop(); }
 
-  // The daemon with its HTTP listener on a free port; returns once the port is logged.
-  std::unique_ptr<Subprocess> startWithHttp(std::map<std::string, std::string> extra = {}) {
-    extra.emplace("AUDITQ_HTTP_LISTEN", "127.0.0.1:0");
-    extra.emplace("AUDITQ_HTTP_SAMPLE_INTERVAL_MS", "200");
-    extra.emplace("AUDITQ_POSTGRES_PING_INTERVAL_MS", "200");
-    auto daemon = startDaemon(extra);
-    // Text (port=N) or JSON ("port":N) log lines.
-    static const std::regex kPort(R"(http_listening.*?port["=:]+(\d+))");
-    std::smatch m;
-    std::string err;
-    EXPECT_TRUE(waitFor(
-        [&] {
-          err = daemon->stderrText();
-          return std::regex_search(err, m, kPort);
-        },
-        10s))
-        << err;
-    port_ = m.empty() ? 0 : static_cast<uint16_t>(std::stoi(m[1]));
-    return daemon;
-  }
-
-  http::GetResult get(const std::string& path) { return http::get("127.0.0.1", port_, path, 5s); }
-
-  bool waitStatus(const std::string& path, unsigned status, std::chrono::milliseconds timeout) {
-    return waitFor([&] { return get(path).status == status; }, timeout);
-  }
-
   long long events() const {
     return count(fmt::format("SELECT count(*) FROM sync_events WHERE stream = '{}'", stream_));
   }
-
-  uint16_t port_ = 0;
 };
 
 TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
@@ -417,7 +321,7 @@ TEST_F(Ops, PostgresTlsWithVerifyFull) {
   ASSERT_TRUE(waitFor([&] { return events() == 1 && pending() == 0; })) << daemon->stderrText();
   EXPECT_EQ(db_.scalar("SELECT bool_and(s.ssl)::text || count(*) FROM pg_stat_ssl s JOIN "
                        "pg_stat_activity a USING (pid) WHERE a.application_name = 'auditq-tls'"),
-            "true2"); // postgres.writers = 2
+            "true3"); // postgres.writers = 2, and the control connection (group positions)
   stopDaemon(*daemon);
 
   // A certificate from another CA, or a name the certificate does not carry: refused.
@@ -474,6 +378,7 @@ TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
   auto daemon = startWithHttp({{"REDIS_URL", url},
                                {"AUDITQ_DEAD_LETTER_STREAM_COPY", "true"},
                                {"AUDITQ_CONSUMER_CLAIM_IDLE_MS", "1000"},
+                               {"AUDITQ_POSTGRES_STATEMENT_TIMEOUT_MS", "500"},
                                {"AUDITQ_CONSUMER_CLAIM_INTERVAL_MS", "200"},
                                {"AUDITQ_CONSUMER_DELETE_IDLE_MS", "1000"}});
   ASSERT_TRUE(waitFor([&] { return events() == 2 && pending() == 0; })) << daemon->stderrText();

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -55,6 +56,43 @@ PipelineFixture::startDaemon(const std::map<std::string, std::string>& extra) {
                                       daemonEnv(extra));
 }
 
+std::unique_ptr<Subprocess>
+PipelineFixture::startWithHttp(std::map<std::string, std::string> extra) {
+  extra.emplace("AUDITQ_HTTP_LISTEN", "127.0.0.1:0");
+  extra.emplace("AUDITQ_HTTP_SAMPLE_INTERVAL_MS", "200");
+  extra.emplace("AUDITQ_POSTGRES_PING_INTERVAL_MS", "200");
+  auto daemon = startDaemon(extra);
+  // Text (port=N) or JSON ("port":N) log lines.
+  static const std::regex kPort(R"(http_listening.*?port["=:]+(\d+))");
+  std::smatch m;
+  std::string err;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        err = daemon->stderrText();
+        return std::regex_search(err, m, kPort);
+      },
+      std::chrono::seconds(10)))
+      << err;
+  port_ = m.empty() ? 0 : static_cast<uint16_t>(std::stoi(m[1]));
+  return daemon;
+}
+
+http::GetResult PipelineFixture::get(const std::string& path) {
+  return http::get("127.0.0.1", port_, path, std::chrono::seconds(5));
+}
+
+bool PipelineFixture::waitStatus(const std::string& path, unsigned status,
+                                 std::chrono::milliseconds timeout) {
+  return waitFor([&] { return get(path).status == status; }, timeout);
+}
+
+double PipelineFixture::metric(const std::string& name) {
+  const std::string body = get("/metrics").body;
+  const std::string key = "\n" + name + " ";
+  const auto at = body.find(key);
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + key.size()));
+}
+
 void PipelineFixture::stopDaemon(Subprocess& daemon) {
   daemon.signal(SIGTERM);
   const int rc = daemon.wait(std::chrono::seconds(30));
@@ -68,6 +106,11 @@ std::string PipelineFixture::xadd(const std::vector<std::string>& fields,
   auto reply = redis_->command(args);
   EXPECT_EQ(reply->type, REDIS_REPLY_STRING) << (reply->str != nullptr ? reply->str : "");
   return std::string(reply->str, reply->len);
+}
+
+void PipelineFixture::createGroup(const std::string& id) {
+  auto reply = redis_->command({"XGROUP", "CREATE", stream_, group_, id, "MKSTREAM"});
+  ASSERT_NE(reply->type, REDIS_REPLY_ERROR) << reply->str;
 }
 
 std::vector<std::string> PipelineFixture::entryWithState(const std::string& session, int version,

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "http/client.h"
 #include "integration/support.h"
 #include "redis/blocking_client.h"
 
@@ -24,10 +25,19 @@ protected:
   std::map<std::string, std::string>
   daemonEnv(const std::map<std::string, std::string>& extra = {}) const;
   std::unique_ptr<Subprocess> startDaemon(const std::map<std::string, std::string>& extra = {});
+  // The daemon with its HTTP listener on a free port (port_); returns once the port is logged.
+  std::unique_ptr<Subprocess> startWithHttp(std::map<std::string, std::string> extra = {});
+  http::GetResult get(const std::string& path);
+  bool waitStatus(const std::string& path, unsigned status, std::chrono::milliseconds timeout);
+  // The value of an unlabelled sample in /metrics (-1 when absent).
+  double metric(const std::string& name);
   // SIGTERM, then expect a clean exit.
   void stopDaemon(Subprocess& daemon);
 
   std::string xadd(const std::vector<std::string>& fields, const std::string& stream = "");
+  // XGROUP CREATE <stream> <group> <id> MKSTREAM: for tests about something else than where
+  // the daemon places a group it has to create (it waits for PostgreSQL to say where).
+  void createGroup(const std::string& id = "0");
   // A valid entry for `session` with a state at `version`.
   std::vector<std::string> entryWithState(const std::string& session, int version,
                                           const std::string& status = "running",
@@ -43,6 +53,7 @@ protected:
   std::string group_;
   std::string consumer_;
   std::unique_ptr<redis::BlockingClient> redis_;
+  uint16_t port_ = 0;
 };
 
 // A UUID that is unique per call in this process.

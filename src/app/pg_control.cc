@@ -1,0 +1,81 @@
+// The control thread: one job at a time, the connection opened on demand and dropped on error.
+#include "app/pg_control.h"
+
+#include <boost/asio/post.hpp>
+
+#include "core/log.h"
+#include "pg/connection.h"
+#include "pg/stream_positions.h"
+
+namespace auditq::app {
+
+PgControl::PgControl(const config::Config& cfg, boost::asio::io_context& io)
+    : cfg_(cfg), io_(io), thread_([this] { loop(); }) {}
+
+PgControl::~PgControl() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void PgControl::post(Job job, std::function<void()> on_failure) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.emplace_back(std::move(job), std::move(on_failure));
+  }
+  cv_.notify_one();
+}
+
+void PgControl::loop() {
+  std::unique_ptr<pg::Connection> conn;
+  for (;;) {
+    std::pair<Job, std::function<void()>> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (stop_) {
+        return;
+      }
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    std::function<void()> then;
+    try {
+      if (!conn) {
+        conn = pg::Connection::open(cfg_.postgres);
+      }
+      then = job.first(*conn);
+    } catch (const pg::Error& e) {
+      core::log::warn("postgres_control_failed",
+                      {{"sqlstate", e.sqlstate()}, {"error", e.what()}, {"action", "asked again"}});
+      conn.reset();
+      then = std::move(job.second);
+    }
+    boost::asio::post(io_, std::move(then));
+  }
+}
+
+void PgControl::lookupResume(std::string stream,
+                             std::function<void(bool, std::optional<core::EntryId>)> done) {
+  post(
+      [this, stream, done](pg::Connection& c) -> std::function<void()> {
+        const auto at = pg::streamPosition(c, stream, cfg_.consumer.group).resumeFrom();
+        return [done, at] { done(true, at); };
+      },
+      [done] { done(false, std::nullopt); });
+}
+
+void PgControl::recordGroupStart(std::string stream, core::EntryId id,
+                                 std::function<void(bool)> done) {
+  post(
+      [this, stream, id, done](pg::Connection& c) -> std::function<void()> {
+        pg::recordGroupStart(c, stream, cfg_.consumer.group, id);
+        return [done] { done(true); };
+      },
+      [done] { done(false); });
+}
+
+} // namespace auditq::app

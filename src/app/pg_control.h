@@ -1,0 +1,52 @@
+// The consumer's PostgreSQL questions that are not batch writes (where a lost group resumes,
+// recording a group's first start), on a thread and connection of their own: the event loop
+// never waits on PostgreSQL, and a lookup never queues behind batches the writers are retrying.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "core/entry_id.h"
+
+namespace auditq::pg {
+class Connection;
+}
+
+namespace auditq::app {
+
+class PgControl {
+public:
+  PgControl(const config::Config& cfg, boost::asio::io_context& io);
+  ~PgControl(); // finishes the job under way, drops the rest, joins
+  PgControl(const PgControl&) = delete;
+  PgControl& operator=(const PgControl&) = delete;
+
+  // `done` runs on the io_context: ok false when PostgreSQL could not answer.
+  void lookupResume(std::string stream,
+                    std::function<void(bool ok, std::optional<core::EntryId>)> done);
+  void recordGroupStart(std::string stream, core::EntryId id, std::function<void(bool ok)> done);
+
+private:
+  // A job runs on the thread and returns what to run on the io_context.
+  using Job = std::function<std::function<void()>(pg::Connection&)>;
+  void post(Job job, std::function<void()> on_failure);
+  void loop();
+
+  const config::Config& cfg_;
+  boost::asio::io_context& io_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Job, std::function<void()>>> jobs_;
+  bool stop_ = false;
+  std::thread thread_; // last: started once everything it uses exists
+};
+
+} // namespace auditq::app

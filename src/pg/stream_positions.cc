@@ -1,0 +1,57 @@
+// The stream position queries.
+#include "pg/stream_positions.h"
+
+#include "pg/connection_impl.h"
+
+namespace auditq::pg {
+namespace {
+
+// numeric, not bigint: an id's parts are unsigned 64-bit. Text order would put 9-0 after
+// 10-0, and a collation may ignore the '-': never trusted here.
+constexpr const char* kNewest = R"(
+SELECT ms::text, seq::text FROM (
+  SELECT split_part(entry_id, '-', 1)::numeric AS ms, split_part(entry_id, '-', 2)::numeric AS seq
+  FROM sync_events WHERE stream = $1
+  UNION ALL
+  SELECT split_part(entry_id, '-', 1)::numeric, split_part(entry_id, '-', 2)::numeric
+  FROM auditq_dead_letters WHERE stream = $1
+) ids ORDER BY ms DESC, seq DESC LIMIT 1)";
+
+std::optional<core::EntryId> idOf(const std::string& ms, const std::string& seq) {
+  return core::EntryId::parse(ms + "-" + seq);
+}
+
+} // namespace
+
+StreamPosition streamPosition(Connection& conn, const std::string& stream,
+                              const std::string& group) {
+  return mapErrors([&] {
+    pqxx::work tx(conn.impl().conn);
+    StreamPosition p;
+    const auto newest = tx.exec_params(kNewest, stream);
+    if (!newest.empty()) {
+      p.newest_committed = idOf(newest[0][0].c_str(), newest[0][1].c_str());
+    }
+    const auto start = tx.exec_params(
+        "SELECT start_id FROM auditq_stream_starts WHERE stream = $1 AND group_name = $2", stream,
+        group);
+    if (!start.empty()) {
+      p.first_start = core::EntryId::parse(start[0][0].c_str());
+    }
+    tx.commit();
+    return p;
+  });
+}
+
+void recordGroupStart(Connection& conn, const std::string& stream, const std::string& group,
+                      const core::EntryId& id) {
+  mapErrors([&] {
+    pqxx::work tx(conn.impl().conn);
+    tx.exec_params("INSERT INTO auditq_stream_starts (stream, group_name, start_id) "
+                   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                   stream, group, id.toString());
+    tx.commit();
+  });
+}
+
+} // namespace auditq::pg

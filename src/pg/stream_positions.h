@@ -1,0 +1,34 @@
+// Where a stream's consumer group stands in PostgreSQL's eyes: the newest entry id committed
+// (sync_events and auditq_dead_letters, compared numerically), and where its first group was
+// recorded to start (auditq_stream_starts). The daemon and `--recover` re-create a lost group
+// from these (pipeline::groupStartId).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/entry_id.h"
+#include "pg/connection.h"
+
+namespace auditq::pg {
+
+struct StreamPosition {
+  std::optional<core::EntryId> newest_committed;
+  std::optional<core::EntryId> first_start;
+  // Where a re-created group resumes: after the newest committed entry, else after the
+  // recorded first start; nullopt: PostgreSQL has never seen the stream.
+  std::optional<core::EntryId> resumeFrom() const {
+    return newest_committed ? newest_committed : first_start;
+  }
+};
+
+// Throws Error. Reads every committed id of the stream (one index scan; only run when a group
+// has to be created, which is rare).
+StreamPosition streamPosition(Connection& conn, const std::string& stream,
+                              const std::string& group);
+
+// Records that the stream's group first started after `id` (the first record stays).
+void recordGroupStart(Connection& conn, const std::string& stream, const std::string& group,
+                      const core::EntryId& id);
+
+} // namespace auditq::pg
