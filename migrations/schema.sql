@@ -147,7 +147,8 @@ CREATE TABLE public.auditq_tombstones (
     session_id uuid NOT NULL,
     deleted_at timestamp with time zone NOT NULL,
     stream text,
-    entry_id text
+    entry_id text,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -156,6 +157,13 @@ CREATE TABLE public.auditq_tombstones (
 --
 
 COMMENT ON TABLE public.auditq_tombstones IS 'auditq: sessions deleted by a session_deleted event; never restored by --recover.';
+
+
+--
+-- Name: COLUMN auditq_tombstones.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.auditq_tombstones.recorded_at IS 'auditq: when the tombstone was committed.';
 
 
 --
@@ -231,7 +239,9 @@ CREATE TABLE public.sync_participants (
     first_active_at timestamp with time zone,
     last_active_at timestamp with time zone,
     metadata jsonb DEFAULT '{}'::jsonb,
-    version bigint
+    version bigint,
+    snapshot_stream text,
+    snapshot_entry_id text
 )
 WITH (fillfactor='50');
 
@@ -248,6 +258,20 @@ COMMENT ON TABLE public.sync_participants IS 'One row per session and participan
 --
 
 COMMENT ON COLUMN public.sync_participants.version IS 'auditq: state version this row was projected from.';
+
+
+--
+-- Name: COLUMN sync_participants.snapshot_stream; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_participants.snapshot_stream IS 'auditq: stream of the entry whose state this row was projected from.';
+
+
+--
+-- Name: COLUMN sync_participants.snapshot_entry_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_participants.snapshot_entry_id IS 'auditq: entry id whose state this row was projected from (the tie-break between equal versions).';
 
 
 --
@@ -433,6 +457,13 @@ CREATE INDEX idx_auditq_dead_letters_not_replayed ON public.auditq_dead_letters 
 --
 
 CREATE INDEX idx_auditq_dead_letters_reason ON public.auditq_dead_letters USING btree (reason);
+
+
+--
+-- Name: idx_auditq_tombstones_recorded_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_auditq_tombstones_recorded_at ON public.auditq_tombstones USING btree (recorded_at);
 
 
 --

@@ -550,11 +550,15 @@ private:
     io_.stop();
   }
 
+  // Every 30 s: the stats line, and the tombstones' late check (pg::reconcileTombstones).
   void scheduleStats() {
     stats_timer_.expires_after(std::chrono::seconds(30));
     stats_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) {
         logStats("stats");
+        if (cfg_.projections.sessions) {
+          pg_control_.reconcileTombstones();
+        }
         scheduleStats();
       }
     });

@@ -78,4 +78,17 @@ void PgControl::recordGroupStart(std::string stream, core::EntryId id,
       [done] { done(false); });
 }
 
+void PgControl::reconcileTombstones() {
+  post(
+      [](pg::Connection& c) -> std::function<void()> {
+        const int64_t fixed = pg::reconcileTombstones(c, 600);
+        return [fixed] {
+          if (fixed > 0) {
+            core::log::info("tombstones_reconciled", {{"sessions", fixed}});
+          }
+        };
+      },
+      [] {});
+}
+
 } // namespace auditq::app

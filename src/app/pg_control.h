@@ -33,6 +33,8 @@ public:
   void lookupResume(std::string stream,
                     std::function<void(bool ok, std::optional<core::EntryId>)> done);
   void recordGroupStart(std::string stream, core::EntryId id, std::function<void(bool ok)> done);
+  // pg::reconcileTombstones over the last 10 minutes; failures are logged and retried next time.
+  void reconcileTombstones();
 
 private:
   // A job runs on the thread and returns what to run on the io_context.

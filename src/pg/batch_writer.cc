@@ -2,8 +2,10 @@
 // and pipeline/decode.cc render.
 #include "pg/batch_writer.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -34,7 +36,8 @@ CREATE TEMP TABLE IF NOT EXISTS auditq_stage_sessions (
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_participants (
     session_id uuid, participant_id uuid, total_time_ms integer, group_id uuid,
     total_cycles integer, total_time_active_ms integer, added_at timestamptz,
-    first_active_at timestamptz, last_active_at timestamptz, version bigint) ON COMMIT DELETE ROWS;
+    first_active_at timestamptz, last_active_at timestamptz, version bigint,
+    snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_tombstones (
     session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
@@ -42,13 +45,17 @@ CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
     ON COMMIT DELETE ROWS;
 )";
 
+// An entry already dead-lettered (by another consumer that took it over) is never also an
+// event: one final place per entry.
 constexpr const char* kInsertStagedEvents = R"(
 INSERT INTO sync_events (session_id, event_type, participant_id, group_id, time_remaining_ms,
                          time_elapsed_ms, cycle_number, "timestamp", state_snapshot, metadata,
                          stream, entry_id, version)
 SELECT session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms,
        cycle_number, "timestamp", state_snapshot, metadata, stream, entry_id, version
-FROM auditq_stage_events
+FROM auditq_stage_events s
+WHERE NOT EXISTS (SELECT 1 FROM auditq_dead_letters d
+                  WHERE d.stream = s.stream AND d.entry_id = s.entry_id)
 ON CONFLICT (stream, entry_id) DO NOTHING)";
 
 // An entry already in sync_events is never also dead-lettered: one delivered too often
@@ -61,18 +68,45 @@ WHERE NOT EXISTS (SELECT 1 FROM sync_events e
                   WHERE e.stream = d.stream AND e.entry_id = d.entry_id)
 ON CONFLICT (stream, entry_id) DO NOTHING)";
 
-constexpr const char* kApplyTombstones = R"(
-INSERT INTO auditq_tombstones (session_id, deleted_at, stream, entry_id)
+// Where an entry stands among the states of a session: its version (none: below every
+// version), then its entry id numerically, then its stream. A state is written only over one
+// that stands lower, so the rows come out the same whatever order batches commit in.
+#define AUDITQ_STANDING(v, stream, id)                                                             \
+  "(coalesce(" v ", -1), coalesce(split_part(" id ", '-', 1)::numeric, -1), "                      \
+  "coalesce(split_part(" id ", '-', 2)::numeric, -1), coalesce(" stream ", ''))"
+
+// The earliest tombstone of a session wins (by time, then entry id), whichever commits first.
+// Rows are locked in session order, as everywhere else.
+constexpr const char* kInsertTombstones = R"(
+INSERT INTO auditq_tombstones AS t (session_id, deleted_at, stream, entry_id)
 SELECT DISTINCT ON (session_id) session_id, deleted_at, stream, entry_id
-FROM auditq_stage_tombstones ORDER BY session_id, deleted_at
-ON CONFLICT (session_id) DO NOTHING;
+FROM auditq_stage_tombstones
+ORDER BY session_id, deleted_at, split_part(entry_id, '-', 1)::numeric,
+         split_part(entry_id, '-', 2)::numeric, stream
+ON CONFLICT (session_id) DO UPDATE SET
+    deleted_at = EXCLUDED.deleted_at, stream = EXCLUDED.stream, entry_id = EXCLUDED.entry_id
+WHERE (EXCLUDED.deleted_at, split_part(EXCLUDED.entry_id, '-', 1)::numeric,
+       split_part(EXCLUDED.entry_id, '-', 2)::numeric, EXCLUDED.stream)
+    < (t.deleted_at, coalesce(split_part(t.entry_id, '-', 1)::numeric, -1),
+       coalesce(split_part(t.entry_id, '-', 2)::numeric, -1), coalesce(t.stream, '')))";
+
+// With tombstones in the batch, session rows are touched twice (deleted_at, then the upsert):
+// lock every one the batch touches first, in session order, in one statement, so that two
+// writers never hold each other's rows (no 40P01).
+constexpr const char* kLockSessions = R"(
+SELECT 1 FROM sync_sessions
+WHERE session_id IN (SELECT session_id FROM auditq_stage_tombstones
+                     UNION SELECT session_id FROM auditq_stage_sessions)
+ORDER BY session_id FOR UPDATE)";
+
+constexpr const char* kMarkDeletedSessions = R"(
 UPDATE sync_sessions s SET deleted_at = t.deleted_at
 FROM auditq_tombstones t
-WHERE t.session_id = s.session_id AND s.deleted_at IS NULL
+WHERE t.session_id = s.session_id AND s.deleted_at IS DISTINCT FROM t.deleted_at
   AND t.session_id IN (SELECT session_id FROM auditq_stage_tombstones))";
 
-// Version guard: only a newer versioned state (or any state over an unversioned row) writes.
-// ORDER BY keeps lock order stable across instances, so concurrent batches do not deadlock.
+// A newer state (AUDITQ_STANDING) overwrites; an equal or older one never does. ORDER BY keeps
+// the lock order stable across writers and instances, so concurrent batches do not deadlock.
 constexpr const char* kUpsertSessions = R"(
 INSERT INTO sync_sessions AS s (session_id, sync_mode, time_per_cycle_ms, increment_ms,
     max_time_ms, created_at, started_at, completed_at, final_status, total_cycles,
@@ -91,22 +125,32 @@ ON CONFLICT (session_id) DO UPDATE SET
     final_status = EXCLUDED.final_status, total_cycles = EXCLUDED.total_cycles,
     total_participants = EXCLUDED.total_participants, last_updated_at = EXCLUDED.last_updated_at,
     status = EXCLUDED.status, version = EXCLUDED.version, last_event_at = EXCLUDED.last_event_at,
-    snapshot_stream = EXCLUDED.snapshot_stream, snapshot_entry_id = EXCLUDED.snapshot_entry_id
-WHERE s.version IS NULL OR (EXCLUDED.version IS NOT NULL AND EXCLUDED.version > s.version))";
+    snapshot_stream = EXCLUDED.snapshot_stream, snapshot_entry_id = EXCLUDED.snapshot_entry_id,
+    deleted_at = COALESCE(EXCLUDED.deleted_at, s.deleted_at)
+WHERE )" AUDITQ_STANDING("EXCLUDED.version", "EXCLUDED.snapshot_stream",
+                         "EXCLUDED.snapshot_entry_id") " > " AUDITQ_STANDING("s.version",
+                                                                             "s.snapshot_stream",
+                                                                             "s.snapshot_entry_id");
 
 constexpr const char* kUpsertParticipants = R"(
 INSERT INTO sync_participants AS p (session_id, participant_id, total_time_ms, group_id,
-    total_cycles, total_time_active_ms, added_at, first_active_at, last_active_at, version)
+    total_cycles, total_time_active_ms, added_at, first_active_at, last_active_at, version,
+    snapshot_stream, snapshot_entry_id)
 SELECT session_id, participant_id, total_time_ms, group_id, total_cycles, total_time_active_ms,
-       added_at, first_active_at, last_active_at, version
+       added_at, first_active_at, last_active_at, version, snapshot_stream, snapshot_entry_id
 FROM auditq_stage_participants ORDER BY session_id, participant_id
 ON CONFLICT (session_id, participant_id) DO UPDATE SET
     total_time_ms = EXCLUDED.total_time_ms, group_id = EXCLUDED.group_id,
     total_cycles = EXCLUDED.total_cycles, total_time_active_ms = EXCLUDED.total_time_active_ms,
     first_active_at = COALESCE(p.first_active_at, EXCLUDED.first_active_at),
     last_active_at = COALESCE(EXCLUDED.last_active_at, p.last_active_at),
-    version = EXCLUDED.version
-WHERE p.version IS NULL OR (EXCLUDED.version IS NOT NULL AND EXCLUDED.version > p.version))";
+    version = EXCLUDED.version, snapshot_stream = EXCLUDED.snapshot_stream,
+    snapshot_entry_id = EXCLUDED.snapshot_entry_id
+WHERE )" AUDITQ_STANDING("EXCLUDED.version", "EXCLUDED.snapshot_stream",
+                         "EXCLUDED.snapshot_entry_id") " > " AUDITQ_STANDING("p.version",
+                                                                             "p.snapshot_stream",
+                                                                             "p.snapshot_entry_id");
+#undef AUDITQ_STANDING
 
 constexpr std::array<const char*, 17> kSessionStageColumns = {
     "session_id",       "sync_mode",    "time_per_cycle_ms",  "increment_ms",
@@ -114,9 +158,10 @@ constexpr std::array<const char*, 17> kSessionStageColumns = {
     "final_status",     "total_cycles", "total_participants", "last_updated_at",
     "status",           "version",      "last_event_at",      "snapshot_stream",
     "snapshot_entry_id"};
-constexpr std::array<const char*, 10> kParticipantStageColumns = {
-    "session_id",           "participant_id", "total_time_ms",   "group_id",       "total_cycles",
-    "total_time_active_ms", "added_at",       "first_active_at", "last_active_at", "version"};
+constexpr std::array<const char*, 12> kParticipantStageColumns = {
+    "session_id",           "participant_id",   "total_time_ms",   "group_id",       "total_cycles",
+    "total_time_active_ms", "added_at",         "first_active_at", "last_active_at", "version",
+    "snapshot_stream",      "snapshot_entry_id"};
 constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "deleted_at", "stream",
                                                                "entry_id"};
 constexpr std::array<const char*, 6> kDeadLetterStageColumns = {
@@ -198,6 +243,8 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
       c.prepare("auditq_insert_dead_letters", kInsertDeadLetters);
       c.prepare("auditq_upsert_sessions", kUpsertSessions);
       c.prepare("auditq_upsert_participants", kUpsertParticipants);
+      c.prepare("auditq_any_dead_lettered", "SELECT EXISTS (SELECT 1 FROM auditq_dead_letters "
+                                            "WHERE stream = $1 AND entry_id = ANY($2::text[]))");
     });
     impl_->conn = std::move(conn);
     return true;
@@ -209,12 +256,61 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
 
 namespace {
 
+// Thrown inside the transaction when the fast path must be redone on the staged path.
+struct RedoStaged {};
+
+// One final place per entry, under any interleaving of writers and instances: a batch with
+// dead letters holds its streams' lock exclusively, a batch of events holds it shared. So a
+// dead letter's NOT EXISTS (sync_events) and an event's check against auditq_dead_letters each
+// see the other's commit, never both miss it. Locks are taken in stream order.
+void lockStreams(pqxx::work& tx, const pipeline::Batch& batch) {
+  std::vector<std::string> keys;
+  for (const auto& ids : batch.acks()) {
+    keys.push_back("auditq_entries:" + ids.stream());
+  }
+  std::sort(keys.begin(), keys.end());
+  const char* fn =
+      batch.deadLetters() > 0 ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared";
+  std::string sql;
+  for (const auto& k : keys) {
+    fmt::format_to(std::back_inserter(sql), "SELECT {}(hashtextextended({}, 0));", fn, tx.quote(k));
+  }
+  if (!sql.empty()) {
+    tx.exec(sql);
+  }
+}
+
+// Whether an event of the batch is a dead letter already (taken over and dead-lettered by
+// another consumer): then the fast path cannot be used.
+bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& ids) {
+  for (const auto& s : batch.acks()) {
+    ids.clear();
+    ids.push_back('{');
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (i > 0) {
+        ids.push_back(',');
+      }
+      ids.append(s.id(i)); // ids are digits and a dash: no quoting
+    }
+    ids.push_back('}');
+    const auto r = tx.exec_prepared("auditq_any_dead_lettered", s.stream(), ids);
+    if (!r.empty() && r[0][0].as<bool>()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
                       WriteOutcome& outcome, std::string& chunk) {
   pqxx::work tx(c);
+  lockStreams(tx, batch);
   if (batch.events() > 0) {
     if (!staged) {
       copyRows(tx, "sync_events", kEventColumns, batch.eventRows(), chunk);
+      if (anyDeadLettered(tx, batch, chunk)) {
+        throw RedoStaged{};
+      }
     } else {
       copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
       const auto inserted = tx.exec_prepared0("auditq_insert_staged_events").affected_rows();
@@ -226,12 +322,19 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
              chunk);
     tx.exec_prepared0("auditq_insert_dead_letters");
   }
-  if (!batch.tombstoneRows().empty()) {
+  const bool tombstones = !batch.tombstoneRows().empty();
+  if (tombstones) {
     copyRows(tx, "auditq_stage_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
-    tx.exec(kApplyTombstones);
+    tx.exec(kInsertTombstones);
   }
   if (!batch.sessionRows().empty()) {
     copyRows(tx, "auditq_stage_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
+  }
+  if (tombstones) {
+    tx.exec(kLockSessions);
+    tx.exec(kMarkDeletedSessions);
+  }
+  if (!batch.sessionRows().empty()) {
     tx.exec_prepared0("auditq_upsert_sessions");
   }
   if (!batch.participantRows().empty()) {
@@ -261,6 +364,8 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
       try {
         mapErrors([&] { writeTransaction(c, batch, staged, outcome, chunk); });
         break;
+      } catch (const RedoStaged&) {
+        staged = true; // the transaction was rolled back as `tx` went out of scope
       } catch (const Error& e) {
         if (e.sqlstate() != "23505" || staged) {
           throw;

@@ -54,4 +54,22 @@ void recordGroupStart(Connection& conn, const std::string& stream, const std::st
   });
 }
 
+int64_t reconcileTombstones(Connection& conn, int64_t window_seconds) {
+  return mapErrors([&] {
+    pqxx::work tx(conn.impl().conn);
+    const auto r = tx.exec_params(R"(
+WITH late AS (
+  SELECT s.session_id, t.deleted_at FROM sync_sessions s
+  JOIN auditq_tombstones t ON t.session_id = s.session_id
+  WHERE t.recorded_at > now() - make_interval(secs => $1)
+    AND s.deleted_at IS DISTINCT FROM t.deleted_at
+  ORDER BY s.session_id FOR UPDATE OF s)
+UPDATE sync_sessions s SET deleted_at = late.deleted_at FROM late
+WHERE s.session_id = late.session_id)",
+                                  window_seconds);
+    tx.commit();
+    return static_cast<int64_t>(r.affected_rows());
+  });
+}
+
 } // namespace auditq::pg

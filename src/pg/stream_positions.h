@@ -31,4 +31,10 @@ StreamPosition streamPosition(Connection& conn, const std::string& stream,
 void recordGroupStart(Connection& conn, const std::string& stream, const std::string& group,
                       const core::EntryId& id);
 
+// Sets sync_sessions.deleted_at to the tombstone of sessions whose tombstone was recorded in the
+// last `window_seconds` and whose row disagrees: the one case the writers' lock order cannot
+// cover (a session's first state and its tombstone committed at the same moment by two
+// writers, neither seeing the other). Rows are locked in session order. Returns rows fixed.
+int64_t reconcileTombstones(Connection& conn, int64_t window_seconds);
+
 } // namespace auditq::pg

@@ -3,6 +3,7 @@
 
 #include <simdjson.h>
 
+#include "core/entry_id.h"
 #include "core/json_text.h"
 #include "pipeline/copy_text.h"
 #include "pipeline/timestamp.h"
@@ -159,6 +160,22 @@ void appendFieldsJson(std::string& out, std::span<const std::string_view> fields
   out.push_back(']');
 }
 
+bool Batch::standsAbove(std::optional<int64_t> version, std::string_view stream,
+                        std::string_view entry_id, const SessionSlot& current) {
+  // Version (none below every version), then entry id numerically, then stream.
+  const int64_t v = version.value_or(-1);
+  const int64_t cv = current.version.value_or(-1);
+  if (v != cv) {
+    return v > cv;
+  }
+  const auto id = core::EntryId::parse(entry_id);
+  const auto cid = core::EntryId::parse(current.entry_id);
+  if (id && cid && *id != *cid) {
+    return *id > *cid;
+  }
+  return stream > std::string_view(current.stream);
+}
+
 Batch::Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections)
     : max_entries_(batch.max_entries), max_bytes_(batch.max_bytes), projections_(projections) {
   index_.reset(static_cast<size_t>(max_entries_));
@@ -290,15 +307,8 @@ void Batch::offerProjection(std::string_view stream, std::string_view entry_id, 
       slots_.emplace_back();
     }
     ++used_slots_;
-  } else {
-    // Same rule as the database upsert: a versioned state beats an unversioned one, a higher
-    // version beats a lower one, equal versions never overwrite; among unversioned, the later.
-    const SessionSlot& current = slots_[slot_no];
-    const bool newer =
-        event.version ? (!current.version || *event.version > *current.version) : !current.version;
-    if (!newer) {
-      return;
-    }
+  } else if (!standsAbove(event.version, stream, entry_id, slots_[slot_no])) {
+    return; // the same rule as the database upsert (pg/batch_writer.cc, AUDITQ_STANDING)
   }
   SessionSlot& slot = slots_[slot_no];
   if (!inserted) {
@@ -373,7 +383,19 @@ void Batch::seal() {
       copy::endRow(session_rows_);
     }
     if (projections_.participants) {
-      participant_rows_.append(s.participant_rows);
+      // Each participant row carries the snapshot's stream and entry id: the upsert's
+      // tie-break between equal versions.
+      const std::string& rows = s.participant_rows;
+      for (size_t pos = 0; pos < rows.size();) {
+        const size_t end = rows.find('\n', pos);
+        participant_rows_.append(rows, pos, end - pos);
+        copy::tab(participant_rows_);
+        copy::appendEscaped(participant_rows_, s.stream);
+        copy::tab(participant_rows_);
+        participant_rows_.append(s.entry_id);
+        copy::endRow(participant_rows_);
+        pos = end + 1;
+      }
     }
   }
 }

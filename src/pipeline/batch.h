@@ -126,6 +126,8 @@ private:
   };
 
   StreamIds& idsFor(std::string_view stream);
+  static bool standsAbove(std::optional<int64_t> version, std::string_view stream,
+                          std::string_view entry_id, const SessionSlot& current);
   void offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,
                        const Projection& projection);
 

@@ -147,18 +147,18 @@ void ConsumerLink::send(On on, std::span<const std::string_view> args,
     boost::asio::post(io_, [this, epoch] { fail(epoch, "not connected"); });
     return;
   }
-  conn->command(args, timeout,
-                [this, epoch, on_reply = std::move(on_reply)](redisReply* reply,
-                                                              std::string_view error) {
-                  if (epoch != epoch_) {
-                    return; // connections replaced meanwhile
-                  }
-                  if (reply == nullptr) {
-                    fail(epoch, error);
-                    return;
-                  }
-                  on_reply(reply);
-                });
+  conn->command(
+      args, timeout,
+      [this, epoch, on_reply = std::move(on_reply)](redisReply* reply, std::string_view error) {
+        if (epoch != epoch_) {
+          return; // connections replaced meanwhile
+        }
+        if (reply == nullptr) {
+          fail(epoch, error);
+          return;
+        }
+        on_reply(reply);
+      });
 }
 
 std::optional<size_t> ConsumerLink::streamIndex(std::string_view name) const {
@@ -189,8 +189,7 @@ void ConsumerLink::createGroup(size_t stream, const std::string& start_id) {
   std::string_view args[] = {"XGROUP", "CREATE", name, cfg_.consumer.group, start_id, "MKSTREAM"};
   send(On::Control, args, timeout(), [this, epoch, stream](redisReply* r) {
     if (r->type == REDIS_REPLY_ERROR && !replyText(r).starts_with("BUSYGROUP")) {
-      fail(epoch,
-           fmt::format("XGROUP CREATE {}: {}", cfg_.consumer.streams[stream], replyText(r)));
+      fail(epoch, fmt::format("XGROUP CREATE {}: {}", cfg_.consumer.streams[stream], replyText(r)));
     }
   });
   // Where it stands now (BUSYGROUP: someone created it first) and how much is after it.
@@ -216,9 +215,12 @@ void ConsumerLink::listPending(const pipeline::ListPending& cmd) {
   arg_storage_.clear();
   arg_storage_.push_back(cmd.from_start ? std::string("-") : "(" + cmd.after.toString());
   arg_storage_.push_back(std::to_string(std::max<size_t>(cmd.count, 1)));
-  std::string_view args[] = {"XPENDING",       cfg_.consumer.streams[cmd.stream],
-                             cfg_.consumer.group, arg_storage_[0],
-                             "+",            arg_storage_[1],
+  std::string_view args[] = {"XPENDING",
+                             cfg_.consumer.streams[cmd.stream],
+                             cfg_.consumer.group,
+                             arg_storage_[0],
+                             "+",
+                             arg_storage_[1],
                              consumer_name_};
   const size_t stream = cmd.stream;
   send(On::Reader, args, timeout(), [this, epoch, stream](redisReply* r) {
@@ -238,15 +240,10 @@ void ConsumerLink::readPending(const pipeline::ReadPending& cmd) {
   arg_storage_.clear();
   arg_storage_.push_back(std::to_string(std::max<size_t>(cmd.count, 1)));
   arg_storage_.push_back(cmd.after.toString());
-  std::string_view args[] = {"XREADGROUP",
-                             "GROUP",
-                             cfg_.consumer.group,
-                             consumer_name_,
-                             "COUNT",
-                             arg_storage_[0],
-                             "STREAMS",
-                             cfg_.consumer.streams[cmd.stream],
-                             arg_storage_[1]};
+  std::string_view args[] = {
+      "XREADGROUP",   "GROUP",         cfg_.consumer.group, consumer_name_,
+      "COUNT",        arg_storage_[0], "STREAMS",           cfg_.consumer.streams[cmd.stream],
+      arg_storage_[1]};
   const size_t stream = cmd.stream;
   send(On::Reader, args, timeout(), [this, epoch, stream](redisReply* r) {
     if (isGroupGone(r)) {
@@ -258,9 +255,8 @@ void ConsumerLink::readPending(const pipeline::ReadPending& cmd) {
       pipeline::ReadResult result;
       result.kind = pipeline::ReadKind::Pending;
       result.stream = stream;
-      event([&](pipeline::Consumer& c) {
-        c.entriesRead(epoch, result, entries_.entries(), now_());
-      });
+      event(
+          [&](pipeline::Consumer& c) { c.entriesRead(epoch, result, entries_.entries(), now_()); });
     }
   });
 }
@@ -271,9 +267,9 @@ void ConsumerLink::readClaimed(const pipeline::ReadClaimed& cmd) {
   arg_storage_.push_back(std::to_string(cmd.min_idle_ms));
   arg_storage_.push_back(std::to_string(std::max<size_t>(cmd.count, 1)));
   const std::string& name = cfg_.consumer.streams[cmd.stream];
-  std::string_view args[] = {"XAUTOCLAIM", name,           cfg_.consumer.group,
-                             consumer_name_, arg_storage_[0], cmd.cursor,
-                             "COUNT",      arg_storage_[1]};
+  std::string_view args[] = {
+      "XAUTOCLAIM", name,    cfg_.consumer.group, consumer_name_, arg_storage_[0],
+      cmd.cursor,   "COUNT", arg_storage_[1]};
   const size_t stream = cmd.stream;
   send(On::Reader, args, timeout(), [this, epoch, stream](redisReply* r) {
     if (isGroupGone(r)) {
@@ -306,18 +302,17 @@ void ConsumerLink::readClaimed(const pipeline::ReadClaimed& cmd) {
     arg_storage_.push_back(std::string(all.front().id));
     arg_storage_.push_back(std::string(all.back().id));
     arg_storage_.push_back(std::to_string(all.size() * 2));
-    std::string_view pending_args[] = {"XPENDING",      name,           cfg_.consumer.group,
-                                       arg_storage_[0], arg_storage_[1], arg_storage_[2],
-                                       consumer_name_};
+    std::string_view pending_args[] = {
+        "XPENDING",      name,          cfg_.consumer.group, arg_storage_[0], arg_storage_[1],
+        arg_storage_[2], consumer_name_};
     send(On::Reader, pending_args, timeout(), [this, epoch, result](redisReply* pr) {
       if (pr->type == REDIS_REPLY_ERROR && !isGroupGone(pr)) {
         fail(epoch, fmt::format("XPENDING: {}", replyText(pr)));
         return;
       }
       entries_.setDeliveries(parsePending(pr));
-      event([&](pipeline::Consumer& c) {
-        c.entriesRead(epoch, result, entries_.entries(), now_());
-      });
+      event(
+          [&](pipeline::Consumer& c) { c.entriesRead(epoch, result, entries_.entries(), now_()); });
     });
   });
 }
@@ -328,8 +323,8 @@ void ConsumerLink::readNew(const pipeline::ReadNew& cmd) {
   arg_storage_.clear();
   arg_storage_.push_back(std::to_string(std::max<size_t>(cmd.count, 1)));
   arg_storage_.push_back(std::to_string(cmd.block_ms));
-  args_.insert(args_.end(),
-               {"XREADGROUP", "GROUP", cfg_.consumer.group, consumer_name_, "COUNT", arg_storage_[0]});
+  args_.insert(args_.end(), {"XREADGROUP", "GROUP", cfg_.consumer.group, consumer_name_, "COUNT",
+                             arg_storage_[0]});
   if (cmd.block_ms > 0) {
     args_.insert(args_.end(), {"BLOCK", arg_storage_[1]});
   }
@@ -350,9 +345,8 @@ void ConsumerLink::readNew(const pipeline::ReadNew& cmd) {
       entries_.collectRead(r);
       pipeline::ReadResult result;
       result.kind = pipeline::ReadKind::New;
-      event([&](pipeline::Consumer& c) {
-        c.entriesRead(epoch, result, entries_.entries(), now_());
-      });
+      event(
+          [&](pipeline::Consumer& c) { c.entriesRead(epoch, result, entries_.entries(), now_()); });
     }
   });
 }
@@ -522,9 +516,9 @@ void ConsumerLink::deleteIdleConsumers() {
     send(On::Control, args, timeout(), [this](redisReply* r) {
       if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
         consumers_deleted_ += static_cast<uint64_t>(r->integer);
-        core::log::info("idle_consumers_deleted", {{"count", r->integer},
-                                                   {"idle_ms_at_least",
-                                                    cfg_.consumer.delete_idle_ms}});
+        core::log::info(
+            "idle_consumers_deleted",
+            {{"count", r->integer}, {"idle_ms_at_least", cfg_.consumer.delete_idle_ms}});
       } else if (r->type == REDIS_REPLY_ERROR) {
         core::log::warn("idle_consumer_check_failed", {{"error", replyText(r)}});
       }

@@ -59,7 +59,8 @@ private:
   void send(On on, std::span<const std::string_view> args, std::chrono::milliseconds timeout,
             Reply on_reply);
   void fail(uint64_t epoch, std::string_view error);
-  template <typename F> void event(F&& f) {
+  template <typename F>
+  void event(F&& f) {
     f(core_);
     after_event_();
   }

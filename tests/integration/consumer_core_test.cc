@@ -31,8 +31,8 @@ protected:
     return count(fmt::format("SELECT count(*) FROM sync_events WHERE stream = '{}'", stream_));
   }
   long long distinctEvents() const {
-    return count(fmt::format(
-        "SELECT count(DISTINCT entry_id) FROM sync_events WHERE stream = '{}'", stream_));
+    return count(fmt::format("SELECT count(DISTINCT entry_id) FROM sync_events WHERE stream = '{}'",
+                             stream_));
   }
 
   // A fresh Redis client (the fixture's dies with a Redis restart).
@@ -118,12 +118,15 @@ TEST_F(ConsumerCore, RedisRestartedWhileReadingIsPausedDrainsTheWholeBacklog) {
   }
   // Paused: at most one batch at the writer and a full one waiting (2 x 100), and no more.
   long long paused = -1;
-  ASSERT_TRUE(waitFor([&] {
-    const long long before = pending();
-    std::this_thread::sleep_for(500ms);
-    paused = pending();
-    return paused > 0 && paused == before;
-  }, 20s)) << daemon->stderrText();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const long long before = pending();
+        std::this_thread::sleep_for(500ms);
+        paused = pending();
+        return paused > 0 && paused == before;
+      },
+      20s))
+      << daemon->stderrText();
   EXPECT_LE(paused, 200) << "reading is paused by back-pressure";
   private_stack::run({"stop-redis"});
   private_stack::run({"start-redis"}); // AOF: the stream and the pending entries are back
@@ -162,18 +165,34 @@ TEST_F(ConsumerCore, ALostControlConnectionIsReplacedAndAcknowledgementsGoOn) {
 TEST_F(ConsumerCore, RefusedGroupCreationBacksOffAndGoesOnOnceAllowed) {
   // The documented ACL rule, without XGROUP CREATE.
   const std::string user = uniqueName("nogroup");
-  redis_->command({"ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~*", "-@all",
-                   "+xreadgroup", "+xack", "+xpending", "+xautoclaim", "+xclaim", "+xinfo|groups",
-                   "+xinfo|consumers", "+xadd", "+eval", "+ping", "+select", "+client|setname"});
+  redis_->command({"ACL",
+                   "SETUSER",
+                   user,
+                   "on",
+                   ">pw",
+                   "resetkeys",
+                   "~*",
+                   "-@all",
+                   "+xreadgroup",
+                   "+xack",
+                   "+xpending",
+                   "+xautoclaim",
+                   "+xclaim",
+                   "+xinfo|groups",
+                   "+xinfo|consumers",
+                   "+xadd",
+                   "+eval",
+                   "+ping",
+                   "+select",
+                   "+client|setname"});
   for (int i = 0; i < 5; ++i) {
     xadd(entryWithState(newUuid(), 1));
   }
   const std::string url =
       std::regex_replace(redisUrl(), std::regex("redis://"), "redis://" + user + ":pw@");
   const long long before = commandCalls("xgroup|create");
-  auto daemon = startWithHttp({{"REDIS_URL", url},
-                               {"AUDITQ_RETRY_INITIAL_MS", "100"},
-                               {"AUDITQ_RETRY_MAX_MS", "1000"}});
+  auto daemon = startWithHttp(
+      {{"REDIS_URL", url}, {"AUDITQ_RETRY_INITIAL_MS", "100"}, {"AUDITQ_RETRY_MAX_MS", "1000"}});
   std::this_thread::sleep_for(4s);
   const long long attempts = commandCalls("xgroup|create") - before;
   EXPECT_GE(attempts, 2) << "it keeps trying";
@@ -208,7 +227,8 @@ TEST_F(ConsumerCore, SighupShrinkingMaxEntriesBelowTheBatchInProgressLosesNothin
   // The batches after it take the new limit: at least 20 of at most 5 (bucket le="10").
   const std::string body = get("/metrics").body;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(body, m, std::regex(R"re(auditq_batch_entries_bucket\{le="10"\} (\d+))re")))
+  ASSERT_TRUE(
+      std::regex_search(body, m, std::regex(R"re(auditq_batch_entries_bucket\{le="10"\} (\d+))re")))
       << body;
   EXPECT_GE(std::stoll(m[1]), 20);
   stopDaemon(*daemon);

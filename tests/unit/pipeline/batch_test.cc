@@ -81,11 +81,13 @@ TEST_F(BatchTest, CollapsesToTheHighestVersionPerSession) {
   EXPECT_EQ(column(batch_.sessionRows(), 16), (std::vector<std::string>{"1-1", "1-2"}));
 }
 
-TEST_F(BatchTest, EqualVersionNeverOverwrites) {
-  add(kS1, 4, "1-0");
+TEST_F(BatchTest, AmongEqualVersionsTheLaterEntryWinsWhateverTheOrder) {
   add(kS1, 4, "1-1");
+  add(kS1, 4, "1-0"); // arrived later (a claim), but an earlier entry
+  add(kS2, 4, "9-0");
+  add(kS2, 4, "10-0"); // numerically later: text order would say otherwise
   batch_.seal();
-  EXPECT_EQ(column(batch_.sessionRows(), 16), (std::vector<std::string>{"1-0"}));
+  EXPECT_EQ(column(batch_.sessionRows(), 16), (std::vector<std::string>{"1-1", "10-0"}));
 }
 
 TEST_F(BatchTest, UnversionedStateNeverBeatsAVersionedOne) {
