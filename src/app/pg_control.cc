@@ -60,22 +60,24 @@ void PgControl::loop() {
 
 void PgControl::lookupResume(std::string stream,
                              std::function<void(bool, std::optional<core::EntryId>)> done) {
+  auto shared = std::make_shared<decltype(done)>(std::move(done));
   post(
-      [this, stream, done](pg::Connection& c) -> std::function<void()> {
+      [this, stream = std::move(stream), shared](pg::Connection& c) -> std::function<void()> {
         const auto at = pg::streamPosition(c, stream, cfg_.consumer.group).resumeFrom();
-        return [done, at] { done(true, at); };
+        return [shared, at] { (*shared)(true, at); };
       },
-      [done] { done(false, std::nullopt); });
+      [shared] { (*shared)(false, std::nullopt); });
 }
 
 void PgControl::recordGroupStart(std::string stream, core::EntryId id,
                                  std::function<void(bool)> done) {
+  auto shared = std::make_shared<decltype(done)>(std::move(done));
   post(
-      [this, stream, id, done](pg::Connection& c) -> std::function<void()> {
+      [this, stream = std::move(stream), id, shared](pg::Connection& c) -> std::function<void()> {
         pg::recordGroupStart(c, stream, cfg_.consumer.group, id);
-        return [done] { done(true); };
+        return [shared] { (*shared)(true); };
       },
-      [done] { done(false); });
+      [shared] { (*shared)(false); });
 }
 
 void PgControl::reconcileTombstones() {

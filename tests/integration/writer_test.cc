@@ -28,8 +28,8 @@ std::string sessionId(int n) {
 std::vector<std::string> fields(int session, int version, int64_t ts_ms, bool tombstone = false,
                                 int participants = 2) {
   if (tombstone) {
-    return {"type", "session_deleted", "session_id", sessionId(session), "ts",
-            std::to_string(ts_ms)};
+    return {"type", "session_deleted",    "session_id", sessionId(session),
+            "ts",   std::to_string(ts_ms)};
   }
   std::string people;
   for (int p = 0; p < participants; ++p) {
@@ -94,10 +94,9 @@ protected:
   }
   // Everything the projections hold, as one text to compare.
   static std::string projections(const ScratchDatabase& db) {
-    return db.scalar(
-               "SELECT string_agg(format('%s %s %s %s %s %s', session_id, version, status, "
-               "total_participants, snapshot_entry_id, deleted_at), ';' ORDER BY session_id) "
-               "FROM sync_sessions") +
+    return db.scalar("SELECT string_agg(format('%s %s %s %s %s %s', session_id, version, status, "
+                     "total_participants, snapshot_entry_id, deleted_at), ';' ORDER BY session_id) "
+                     "FROM sync_sessions") +
            "|" +
            db.scalar("SELECT string_agg(format('%s %s %s %s %s', session_id, participant_id, "
                      "total_time_ms, total_cycles, snapshot_entry_id), ';' ORDER BY session_id, "
