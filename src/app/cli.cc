@@ -11,6 +11,7 @@
 #include "app/daemon.h"
 #include "core/build_info.h"
 #include "core/log.h"
+#include "recover/recover.h"
 
 namespace auditq::app {
 int runCli(int argc, char** argv) {
@@ -31,7 +32,7 @@ int runCli(int argc, char** argv) {
                  "else built-in defaults)");
   app.add_flag("--recover", recover, "Rebuild Redis session keys from PostgreSQL, then exit");
   app.add_flag("--dry-run", dry_run, "With --recover: report what would be written, write nothing");
-  RecoverOptions recover_options;
+  recover::Options recover_options;
   app.add_flag("--all", recover_options.all,
                "With --recover: also sessions older than recover.max_age_seconds");
   app.add_option("--session", recover_options.session, "With --recover: only this session id");
@@ -130,7 +131,7 @@ int runCli(int argc, char** argv) {
   }
   if (recover || *recover_cmd) {
     recover_options.dry_run = dry_run;
-    return app::recover(cfg, recover_options);
+    return recover::run(cfg, recover_options);
   }
   if (*dlq) {
     dlq_options.action = *dlq_replay  ? DlqAction::Replay

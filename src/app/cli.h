@@ -2,11 +2,13 @@
 // outcomes to exit codes (0 success, 1 runtime failure, 2 bad usage or invalid configuration).
 #pragma once
 
+#include "core/exit_code.h"
+
 namespace auditq::app {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
+using core::kExitFailure;
+using core::kExitOk;
+using core::kExitUsage;
 
 int runCli(int argc, char** argv);
 

@@ -30,12 +30,4 @@ struct DlqOptions {
 };
 int deadLetters(const config::Config& cfg, const DlqOptions& options);
 
-struct RecoverOptions {
-  bool dry_run = false;
-  bool all = false;                   // ignore recover.max_age_seconds
-  std::optional<std::string> session; // only this session
-  bool from_events = false;           // read sync_events even when the projection is on
-};
-int recover(const config::Config& cfg, const RecoverOptions& options);
-
 } // namespace auditq::app

@@ -103,42 +103,4 @@ void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
   });
 }
 
-std::vector<std::pair<std::string, std::string>>
-newestEntryIds(Connection& conn, const std::vector<std::string>& streams) {
-  return mapErrors([&] {
-    pqxx::work tx(conn.impl().conn);
-    std::vector<std::pair<std::string, std::string>> out;
-    for (const auto& stream : streams) {
-      // The unique (stream, entry_id) index gives the textual maximum at once; ids whose
-      // millisecond part has that many digits (every id Redis made since 2001) order by it,
-      // and the ones sharing its millisecond are compared numerically here.
-      const auto top = tx.exec_params(
-          "SELECT entry_id FROM sync_events WHERE stream = $1 ORDER BY entry_id DESC LIMIT 1",
-          stream);
-      if (top.empty()) {
-        out.emplace_back(stream, "");
-        continue;
-      }
-      const std::string text = top[0][0].as<std::string>();
-      // [ms-, ms.) holds exactly the ids "<ms>-<seq>" ('.' follows '-' in ASCII).
-      std::string from(text, 0, text.find('-'));
-      std::string to = from;
-      from.push_back('-');
-      to.push_back('.');
-      const auto same_ms = tx.exec_params("SELECT entry_id FROM sync_events WHERE stream = $1 "
-                                          "AND entry_id >= $2 AND entry_id < $3",
-                                          stream, from, to);
-      core::EntryId best{};
-      for (const auto& r : same_ms) {
-        if (auto id = core::EntryId::parse(r[0].c_str()); id && *id > best) {
-          best = *id;
-        }
-      }
-      out.emplace_back(stream, best.toString());
-    }
-    tx.commit();
-    return out;
-  });
-}
-
 } // namespace auditq::pg

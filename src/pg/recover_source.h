@@ -37,8 +37,4 @@ void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
                            const pipeline::RecoverRules& rules, int64_t fetch_rows,
                            const std::function<void(const pipeline::SnapshotRow&)>& visit);
 
-// For each stream, the newest entry id recorded in sync_events (empty when none).
-std::vector<std::pair<std::string, std::string>>
-newestEntryIds(Connection& conn, const std::vector<std::string>& streams);
-
 } // namespace auditq::pg

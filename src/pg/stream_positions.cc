@@ -15,7 +15,7 @@ SELECT ms::text, seq::text FROM (
   UNION ALL
   SELECT split_part(entry_id, '-', 1)::numeric, split_part(entry_id, '-', 2)::numeric
   FROM auditq_dead_letters WHERE stream = $1
-) ids ORDER BY ms DESC, seq DESC LIMIT 1)";
+) ids ORDER BY ids.ms DESC, ids.seq DESC LIMIT 1)"; // ids.: not the text columns
 
 std::optional<core::EntryId> idOf(const std::string& ms, const std::string& seq) {
   return core::EntryId::parse(ms + "-" + seq);

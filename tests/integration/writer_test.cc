@@ -227,5 +227,27 @@ TEST_F(WriterTest, ALateTombstoneCheckFixesASessionCommittedAtTheSameMoment) {
   EXPECT_EQ(pg::reconcileTombstones(*c, 600), 0) << "nothing left to fix";
 }
 
+TEST_F(WriterTest, TheNewestCommittedIdIsFoundNumericallyInEventsAndDeadLetters) {
+  Writer w(db_.url());
+  config::PostgresConfig pc;
+  pc.url = db_.url();
+  auto c = pg::Connection::open(pc);
+  EXPECT_FALSE(pg::streamPosition(*c, kStream, "g").resumeFrom()) << "a stream never seen";
+  ASSERT_TRUE(w.write({{"9-0", fields(1, 1, 1'700'000'000'000)},
+                       {"5-10", fields(2, 1, 1'700'000'000'000)},
+                       {"5-9", fields(3, 1, 1'700'000'000'000)}})
+                  .committed);
+  EXPECT_EQ(pg::streamPosition(*c, kStream, "g").newest_committed->toString(), "9-0");
+  // A dead letter counts too: 10-0 (text order would put it below 9-0).
+  Entry poison{"10-0", fields(4, 1, 1'700'000'000'000)};
+  poison.deliveries = 99;
+  ASSERT_TRUE(w.write({poison}).committed);
+  EXPECT_EQ(pg::streamPosition(*c, kStream, "g").newest_committed->toString(), "10-0");
+  // A recorded first start is where a stream with nothing committed resumes.
+  pg::recordGroupStart(*c, "other", "g", core::EntryId{42, 1});
+  pg::recordGroupStart(*c, "other", "g", core::EntryId{43, 0}); // the first record stays
+  EXPECT_EQ(pg::streamPosition(*c, "other", "g").resumeFrom()->toString(), "42-1");
+}
+
 } // namespace
 } // namespace auditq::test

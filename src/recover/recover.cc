@@ -14,15 +14,24 @@
 
 #include <fmt/format.h>
 
-#include "app/cli.h"
-#include "app/commands.h"
+#include "recover/recover.h"
+
+#include "core/exit_code.h"
 #include "core/log.h"
 #include "pg/recover_source.h"
+#include "pg/stream_positions.h"
+#include "pipeline/consumer.h"
 #include "pipeline/recover_plan.h"
 #include "pipeline/uuid.h"
 #include "redis/blocking_client.h"
+#include "redis/replies.h"
 
-namespace auditq::app {
+namespace auditq::recover {
+
+using core::kExitFailure;
+using core::kExitOk;
+using core::kExitUsage;
+using RecoverOptions = Options;
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -290,18 +299,35 @@ private:
   std::thread thread_;
 };
 
-void recreateGroups(redis::BlockingClient& redis, const config::ConsumerConfig& consumer) {
+// A missing group is created where the daemon would create it: after the newest entry id of
+// the stream committed in PostgreSQL, else after its recorded first start, else at
+// consumer.start_id; a first start is recorded.
+void recreateGroups(redis::BlockingClient& redis, pg::Connection& conn,
+                    const config::ConsumerConfig& consumer) {
   for (const auto& stream : consumer.streams) {
-    auto reply =
-        redis.command({"XGROUP", "CREATE", stream, consumer.group, consumer.start_id, "MKSTREAM"});
-    const bool exists = reply->type == REDIS_REPLY_ERROR &&
-                        std::string_view(reply->str, reply->len).starts_with("BUSYGROUP");
-    if (reply->type == REDIS_REPLY_ERROR && !exists) {
+    if (redis::findGroup(redis.command({"XINFO", "GROUPS", stream}).get(), consumer.group)) {
+      std::cout << fmt::format("recover: consumer group {} on {}: already there\n", consumer.group,
+                               stream);
+      continue;
+    }
+    const auto resume = pg::streamPosition(conn, stream, consumer.group).resumeFrom();
+    const std::string at = pipeline::groupStartId(resume, consumer.start_id);
+    auto reply = redis.command({"XGROUP", "CREATE", stream, consumer.group, at, "MKSTREAM"});
+    if (reply->type == REDIS_REPLY_ERROR &&
+        !redis::replyText(reply.get()).starts_with("BUSYGROUP")) {
       throw redis::Error(fmt::format("XGROUP CREATE {}: {}", stream, reply->str));
     }
-    std::cout << fmt::format("recover: consumer group {} on {}: {}\n", consumer.group, stream,
-                             exists ? "already there"
-                                    : fmt::format("created at {}", consumer.start_id));
+    if (!resume) {
+      const auto g =
+          redis::findGroup(redis.command({"XINFO", "GROUPS", stream}).get(), consumer.group);
+      if (g && g->last_delivered) {
+        pg::recordGroupStart(conn, stream, consumer.group, *g->last_delivered);
+      }
+    }
+    std::cout << fmt::format(
+        "recover: consumer group {} on {}: created {}\n", consumer.group, stream,
+        resume ? fmt::format("after {}, the newest entry PostgreSQL has", resume->toString())
+               : fmt::format("at {} (a stream PostgreSQL has never seen)", consumer.start_id));
   }
 }
 
@@ -330,7 +356,7 @@ void printSummary(const Tally& t, const RecoverOptions& o, double seconds) {
 
 } // namespace
 
-int recover(const config::Config& cfg, const RecoverOptions& o) {
+int run(const config::Config& cfg, const RecoverOptions& o) {
   if (o.session) {
     pipeline::Uuid ignored;
     if (!pipeline::parseUuid(*o.session, ignored)) {
@@ -411,15 +437,16 @@ int recover(const config::Config& cfg, const RecoverOptions& o) {
       std::cerr << fmt::format("auditq: session {} has no snapshot in PostgreSQL\n", *o.session);
       return kExitFailure;
     }
-    for (const auto& [stream, id] : pg::newestEntryIds(*conn, cfg.consumer.streams)) {
+    for (const auto& stream : cfg.consumer.streams) {
+      const auto newest = pg::streamPosition(*conn, stream, cfg.consumer.group).newest_committed;
       std::cout << fmt::format(
           "recover: stream {}: newest entry in PostgreSQL {}; entries added after it were lost "
           "with Redis if auditq had not written them yet\n",
-          stream, id.empty() ? "(none)" : id);
+          stream, newest ? newest->toString() : "(none)");
     }
     if (!o.dry_run) {
       auto redis = redis::BlockingClient::connect(cfg.redis);
-      recreateGroups(redis, cfg.consumer);
+      recreateGroups(redis, *conn, cfg.consumer);
     }
   } catch (const pg::Error& e) {
     std::cerr << "\nauditq: recover: PostgreSQL: " << e.what() << "\n";
@@ -439,4 +466,4 @@ int recover(const config::Config& cfg, const RecoverOptions& o) {
   return kExitOk;
 }
 
-} // namespace auditq::app
+} // namespace auditq::recover
