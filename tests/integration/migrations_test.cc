@@ -59,8 +59,15 @@ TEST(Migrations, UpDownUpRoundTripRestoresTheSchema) {
   ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
   const std::string tables_after_up = countTables(db);
   EXPECT_EQ(db.scalar("SELECT has_table_privilege('auditq_writer', 'sync_events', 'INSERT')"), "t");
-  // The newest first, one at a time: 0004 drops the recorded group starts; 0003 takes the
-  // writer role's privileges back, the role stays (cluster-wide); 0002 leaves the seed schema.
+  // The newest first, one at a time: 0005 drops the tie-break columns, 0004 the recorded group
+  // starts; 0003 takes the writer role's privileges back, the role stays (cluster-wide); 0002
+  // leaves the seed schema.
+  auto order = runAuditq({"migrate", "down"}, envFor(db));
+  ASSERT_EQ(order.exit_code, 0) << order.err;
+  EXPECT_NE(order.out.find("rolled back 0005_order_independent"), std::string::npos) << order.out;
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM information_schema.columns WHERE "
+                      "table_name = 'sync_participants' AND column_name = 'snapshot_entry_id'"),
+            "0");
   auto starts = runAuditq({"migrate", "down"}, envFor(db));
   ASSERT_EQ(starts.exit_code, 0) << starts.err;
   EXPECT_NE(starts.out.find("rolled back 0004_stream_starts"), std::string::npos) << starts.out;
