@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "pipeline/backoff.h"
 #include "pipeline/intake.h"
+#include "pipeline/isolation.h"
 
 namespace auditq::app {
 // One writer thread's own state: its connection, its retry delays, and what it needs to
@@ -173,34 +174,17 @@ void WriterPool::process(Worker& w, pipeline::Batch* batch) {
   }
 }
 
-// Halves [begin, end) until every refused entry stands alone. A part that commits is done; a
-// part PostgreSQL refuses is split again; a single refused entry goes to the dead letters. With
-// one poison entry in n that is about 2*log2(n) small transactions, never n.
+// Writes the parts pipeline::IsolationPlan hands out until every refused entry stands alone
+// and is dead-lettered; the rest commits.
 bool WriterPool::isolate(Worker& w, pipeline::Batch& batch, WriteReport& report) {
-  struct Range {
-    size_t begin;
-    size_t end;
-  };
-  std::vector<Range> todo;
-  auto split = [&todo](Range r) {
-    const size_t mid = r.begin + (r.end - r.begin) / 2;
-    todo.push_back({mid, r.end}); // the first half goes first
-    todo.push_back({r.begin, mid});
-  };
   const size_t n = batch.raw().size();
   // The parts are never bigger than the batch, whatever batch limits a SIGHUP set since.
   w.part.setLimits(static_cast<int64_t>(std::max<size_t>(n, 1)), int64_t{1} << 40);
-  if (n == 1) {
-    todo.push_back({0, 1});
-  } else {
-    split({0, n});
-  }
+  pipeline::IsolationPlan plan(std::max<size_t>(n, 1));
   pg::WriteOutcome outcome;
-  while (!todo.empty()) {
-    const Range r = todo.back();
-    todo.pop_back();
+  while (const auto r = plan.next()) {
     w.part.clear();
-    for (size_t i = r.begin; i < r.end; ++i) {
+    for (size_t i = r->begin; i < r->end; ++i) {
       w.intake.add(w.part, batch.raw().get(i, w.fields));
     }
     w.part.seal();
@@ -212,11 +196,10 @@ bool WriterPool::isolate(Worker& w, pipeline::Batch& batch, WriteReport& report)
       report.duplicates += outcome.duplicates;
       report.committed_at_us = outcome.committed_at_us;
       report.write_us += outcome.duration_us;
-    } else if (r.end - r.begin > 1) {
-      split(r);
-    } else {
+      plan.committed();
+    } else if (plan.refused()) {
       const std::string why = fmt::format("SQLSTATE {}: {}", outcome.sqlstate, outcome.message);
-      if (!deadLetterRejected(w, batch, r.begin, why, report)) {
+      if (!deadLetterRejected(w, batch, r->begin, why, report)) {
         return false;
       }
     }
