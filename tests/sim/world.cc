@@ -645,14 +645,19 @@ void World::send(Proc& p, Effect effect, TimeMs block_ms) {
   if (p.link == Proc::Link::Silent) {
     return; // the command goes nowhere
   }
+  // Runs when the command reaches Redis; while Redis hangs it waits. The queued events hold
+  // it; it holds only a weak reference to itself (no cycle).
   auto run = std::make_shared<std::function<void()>>();
-  *run = [this, pid, gen, effect, answered, run] {
+  std::weak_ptr<std::function<void()>> weak = run;
+  *run = [this, pid, gen, effect, answered, weak] {
     Proc* q = live(pid);
     if (q == nullptr || q->gen != gen || q->link != Proc::Link::Up || !redis_up_) {
       return; // the connection is gone: the command never ran
     }
     if (redis_hang_until_ > now_) {
-      at(redis_hang_until_, *run);
+      if (auto self = weak.lock()) {
+        at(redis_hang_until_, [self] { (*self)(); });
+      }
       return;
     }
     Deliver deliver = effect(answered);
@@ -668,7 +673,7 @@ void World::send(Proc& p, Effect effect, TimeMs block_ms) {
       call(pid, deliver);
     });
   };
-  at(now_ + latency(), *run);
+  at(now_ + latency(), [run] { (*run)(); });
 }
 
 void World::drop(Proc& p, const char* error) {
