@@ -58,7 +58,7 @@ CREATE TABLE public.auditq_dead_letters (
     fields jsonb NOT NULL,
     reason text NOT NULL,
     error text,
-    delivery_count integer DEFAULT 1 NOT NULL,
+    delivery_count bigint DEFAULT 1 NOT NULL,
     first_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     dead_lettered_at timestamp with time zone DEFAULT now() NOT NULL,
     replayed_at timestamp with time zone,
@@ -77,7 +77,7 @@ COMMENT ON TABLE public.auditq_dead_letters IS 'auditq: stream entries that can 
 -- Name: COLUMN auditq_dead_letters.fields; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.auditq_dead_letters.fields IS 'The entry''s raw field/value pairs in order, as [[name, value], ...]; bytes that are not UTF-8 are kept as {"base64": ...}.';
+COMMENT ON COLUMN public.auditq_dead_letters.fields IS 'The entry''s raw field/value pairs in order, as [[name, value], ...]; bytes that are not UTF-8 are kept as {"base64": ...}; a name or value longer than dead_letter.max_field_bytes as {"cut": ..., "length": N, "sha256_of_rest": ...}; fields past 16 times that as a last {"omitted_fields": n, "bytes": m, "sha256": ...}.';
 
 
 --

@@ -17,7 +17,8 @@ struct WriterPool::Worker {
   explicit Worker(const config::Config& cfg)
       : writer(cfg.postgres, cfg.projections),
         backoff(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
-        intake(cfg.decode, cfg.projections, cfg.dead_letter), part(cfg.batch, cfg.projections) {}
+        intake(cfg.decode, cfg.projections, cfg.dead_letter),
+        part(cfg.batch, cfg.projections, cfg.dead_letter.max_field_bytes) {}
 
   pg::BatchWriter writer;
   pipeline::Backoff backoff;
@@ -185,7 +186,11 @@ bool WriterPool::isolate(Worker& w, pipeline::Batch& batch, WriteReport& report)
   while (const auto r = plan.next()) {
     w.part.clear();
     for (size_t i = r->begin; i < r->end; ++i) {
-      w.intake.add(w.part, batch.raw().get(i, w.fields));
+      if (batch.deadLetterReason(i)) {
+        w.part.addDeadLetterOf(batch, i, w.fields);
+      } else {
+        w.intake.add(w.part, batch.raw().get(i, w.fields));
+      }
     }
     w.part.seal();
     ++report.isolation_writes;
@@ -207,18 +212,26 @@ bool WriterPool::isolate(Worker& w, pipeline::Batch& batch, WriteReport& report)
   return true;
 }
 
+// A refused entry becomes a dead letter with its fields; if PostgreSQL refuses even that (the
+// letter itself breaks a limit), a minimal letter: the fields' count, size and SHA-256 only.
+// Only when that too is refused (someone put a constraint on auditq_dead_letters) does the entry
+// stay pending, retried with backoff and reported once: an operator must act.
 bool WriterPool::deadLetterRejected(Worker& w, pipeline::Batch& batch, size_t index,
                                     const std::string& why, WriteReport& report) {
   pg::WriteOutcome outcome;
   bool alerted = false;
+  const auto reason = batch.deadLetterReason(index);
+  // An entry that was a dead letter already was refused as one: go minimal at once.
+  bool minimal = reason.has_value();
+  w.rejection = why;
   for (;;) {
     w.part.clear();
-    w.rejection = why;
     const pipeline::RawEntry entry = batch.raw().get(index, w.fields);
-    const auto reason = batch.deadLetterReason(index);
     w.part.addDeadLetter(
-        entry, pipeline::DecodeError{reason.value_or(core::ReasonCode::RejectedByDatabase), "",
-                                     w.rejection});
+        entry,
+        pipeline::DecodeError{reason.value_or(core::ReasonCode::RejectedByDatabase), "",
+                              w.rejection},
+        minimal);
     w.part.seal();
     ++report.isolation_writes;
     if (!writeAnswered(w, w.part, outcome)) {
@@ -230,8 +243,13 @@ bool WriterPool::deadLetterRejected(Worker& w, pipeline::Batch& batch, size_t in
       report.write_us += outcome.duration_us;
       return true;
     }
-    // Even the dead letter is refused (a constraint someone put on auditq_dead_letters?):
-    // nothing auditq can do alone. Keep the entry pending and ask for help, once.
+    if (!minimal) {
+      minimal = true;
+      w.rejection = fmt::format("{}; fields not kept: the letter with them was refused too "
+                                "(SQLSTATE {}: {})",
+                                why, outcome.sqlstate, outcome.message);
+      continue;
+    }
     if (!alerted) {
       alerted = true;
       core::log::error("dead_letter_refused",
@@ -239,7 +257,9 @@ bool WriterPool::deadLetterRejected(Worker& w, pipeline::Batch& batch, size_t in
                         {"entry_id", entry.id},
                         {"sqlstate", outcome.sqlstate},
                         {"error", outcome.message},
-                        {"action", "entry stays pending; retrying with backoff"}});
+                        {"action", "even a minimal letter is refused (a constraint on "
+                                   "auditq_dead_letters?): entry stays pending; retrying with "
+                                   "backoff"}});
     }
     if (!sleepFor(std::chrono::milliseconds(w.backoff.nextMs()))) {
       return false;

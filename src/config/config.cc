@@ -143,6 +143,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
       r.fail("stream_suffix", "must not be empty (the copy would go back to the source stream)");
     }
     r.integer("stream_maxlen", c.dead_letter.stream_maxlen, 0, int64_t{1} << 40);
+    r.size("max_field_bytes", c.dead_letter.max_field_bytes, 256, int64_t{64} << 20);
     r.finish();
   }
   {

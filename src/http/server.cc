@@ -1,5 +1,7 @@
 // The HTTP listener: one Session per connection, reading requests and writing the handler's
-// responses until the client closes, stops keep-alive, or goes quiet.
+// responses until the client closes, stops keep-alive, or goes quiet. At the connection limit a
+// new connection evicts the one that has waited longest, so slow or idle clients can hold
+// slots but never keep a health check out.
 #include "http/server.h"
 
 #include <boost/asio/ip/address.hpp>
@@ -16,7 +18,8 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 constexpr size_t kMaxConnections = 32;
-constexpr std::chrono::seconds kRequestTimeout(10);
+// Time to send a whole request, or to read the whole response: a slow client gives up its slot.
+constexpr std::chrono::seconds kRequestTimeout(5);
 constexpr uint32_t kHeaderLimit = 8 * 1024;
 } // namespace
 
@@ -28,6 +31,7 @@ struct Server::Session : std::enable_shared_from_this<Session> {
   ~Session() { --*open; }
 
   void read() {
+    waiting_since = std::chrono::steady_clock::now();
     parser.emplace();
     parser->header_limit(kHeaderLimit);
     parser->body_limit(0); // GET and HEAD carry no body
@@ -67,6 +71,7 @@ struct Server::Session : std::enable_shared_from_this<Session> {
       response.body().clear(); // Content-Length stays that of the GET
     }
     stream.expires_after(kRequestTimeout);
+    waiting_since = std::chrono::steady_clock::now();
     bhttp::async_write(stream, response, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->response.keep_alive()) {
         beast::error_code ignored;
@@ -77,7 +82,13 @@ struct Server::Session : std::enable_shared_from_this<Session> {
     });
   }
 
+  void evict() {
+    beast::error_code ignored;
+    stream.socket().close(ignored); // the pending read or write completes with an error
+  }
+
   beast::tcp_stream stream;
+  std::chrono::steady_clock::time_point waiting_since = std::chrono::steady_clock::now();
   const Handler& handler;
   std::shared_ptr<size_t> open;
   beast::flat_buffer buffer;
@@ -105,6 +116,20 @@ uint16_t Server::port() const {
   return acceptor_.local_endpoint().port();
 }
 
+void Server::evictOldest() {
+  std::erase_if(sessions_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+  std::shared_ptr<Session> oldest;
+  for (const auto& w : sessions_) {
+    auto s = w.lock();
+    if (s && (!oldest || s->waiting_since < oldest->waiting_since)) {
+      oldest = s;
+    }
+  }
+  if (oldest) {
+    oldest->evict();
+  }
+}
+
 void Server::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
@@ -115,11 +140,15 @@ void Server::accept() {
     if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) {
       return; // stopped
     }
-    if (!ec && *open_ < kMaxConnections) {
-      std::make_shared<Session>(std::move(socket), handler_, open_)->read();
+    if (!ec) {
+      if (*open_ >= kMaxConnections) {
+        evictOldest();
+      }
+      auto session = std::make_shared<Session>(std::move(socket), handler_, open_);
+      sessions_.push_back(session);
+      session->read();
     }
-    // Over the limit the socket is closed as it goes out of scope; accept errors (EMFILE...)
-    // are passing: keep accepting.
+    // Accept errors (EMFILE...) are passing: keep accepting.
     accept();
   });
 }

@@ -1,7 +1,9 @@
 // A small HTTP/1.1 server on the daemon's io_context for /healthz, /readyz and /metrics
 // (Boost.Beast). GET and HEAD only, keep-alive, bounded: requests of at most 8 KiB of headers,
-// 10 s to send one, at most 32 connections at once (more are closed at accept). The handler
-// runs on the io_context thread, so it may read the daemon's state without locks.
+// 5 s to send one (or to read its response), at most 32 connections at once: a new connection
+// beyond that closes the one that has waited longest, so slow or idle clients can never make
+// /healthz unreachable. The handler runs on the io_context thread, so it may read the daemon's
+// state without locks.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace auditq::http {
 
@@ -40,11 +43,13 @@ public:
 private:
   struct Session;
   void accept();
+  void evictOldest();
 
   boost::asio::io_context& io_;
   Handler handler_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<size_t> open_; // connections alive; shared with the sessions
+  std::vector<std::weak_ptr<Session>> sessions_;
 };
 
 } // namespace auditq::http

@@ -41,7 +41,7 @@ CREATE TEMP TABLE IF NOT EXISTS auditq_stage_participants (
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_tombstones (
     session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
-    stream text, entry_id text, fields jsonb, reason text, error text, delivery_count integer)
+    stream text, entry_id text, fields jsonb, reason text, error text, delivery_count bigint)
     ON COMMIT DELETE ROWS;
 )";
 

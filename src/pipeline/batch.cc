@@ -6,6 +6,7 @@
 #include "core/entry_id.h"
 #include "core/json_text.h"
 #include "pipeline/copy_text.h"
+#include "pipeline/sha256.h"
 #include "pipeline/timestamp.h"
 
 namespace auditq::pipeline {
@@ -37,6 +38,7 @@ void appendBase64(std::string& out, std::string_view s) {
   }
 }
 
+// One name or value: a JSON string when it is UTF-8 without NUL, else {"base64": ...}.
 void appendFieldValue(std::string& out, std::string_view v) {
   if (simdjson::validate_utf8(v.data(), v.size()) && v.find('\0') == std::string_view::npos) {
     appendJsonString(out, v);
@@ -45,6 +47,42 @@ void appendFieldValue(std::string& out, std::string_view v) {
     appendBase64(out, v);
     out.append("\"}");
   }
+}
+
+// The longest prefix of `v` of at most `max` bytes that does not end inside a UTF-8 sequence.
+std::string_view utf8Prefix(std::string_view v, size_t max) {
+  size_t n = std::min(max, v.size());
+  if (n < v.size()) {
+    size_t back = 0;
+    while (back < 3 && back < n && (static_cast<uint8_t>(v[n - back]) & 0xC0) == 0x80) {
+      ++back; // v[n - back] continues a sequence that started before the cut
+    }
+    if (back < n && (static_cast<uint8_t>(v[n - back]) & 0xC0) == 0x80) {
+      back = 0; // not UTF-8 anyway: cut where asked, the prefix goes as base64
+    } else {
+      n -= back;
+    }
+  }
+  return v.substr(0, n);
+}
+
+// A name or value of at most `budget` bytes as it is; a longer one as
+// {"cut":{"text"|"base64":<its first budget bytes>},"length":N,"sha256_of_rest":<hex>}, so a
+// dead letter can always be stored and the cut part still identified.
+void appendCappedValue(std::string& out, std::string_view v, size_t budget, Sha256& sha) {
+  if (v.size() <= budget) {
+    appendFieldValue(out, v);
+    return;
+  }
+  const std::string_view kept = utf8Prefix(v, budget);
+  out.append("{\"cut\":");
+  appendFieldValue(out, kept);
+  out.append(",\"length\":");
+  out.append(std::to_string(v.size()));
+  sha.update(v.substr(kept.size()));
+  out.append(",\"sha256_of_rest\":\"");
+  out.append(sha.hex());
+  out.append("\"}");
 }
 
 int base64Value(char c) {
@@ -137,24 +175,43 @@ bool parseFieldsJson(std::string_view json, std::vector<std::string>& out) {
   return true;
 }
 
-void appendFieldsJson(std::string& out, std::span<const std::string_view> fields) {
+void appendFieldsJson(std::string& out, std::span<const std::string_view> fields,
+                      size_t max_field_bytes) {
+  // Each name and value keeps at most max_field_bytes; the whole at most 16 times that: past
+  // it, the remaining fields are summed up in a last element.
+  const size_t total_budget = max_field_bytes * 16;
+  size_t used = 0;
+  Sha256 sha;
   out.push_back('[');
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+  for (size_t i = 0; i < fields.size(); i += 2) {
+    const bool pair = i + 1 < fields.size();
+    const size_t need = std::min(fields[i].size(), max_field_bytes) +
+                        (pair ? std::min(fields[i + 1].size(), max_field_bytes) : 0);
+    if (max_field_bytes == 0 || (used + need > total_budget && i > 0)) {
+      size_t omitted_bytes = 0;
+      for (size_t k = i; k < fields.size(); ++k) {
+        sha.update(fields[k]);
+        omitted_bytes += fields[k].size();
+      }
+      out.append(i > 0 ? ",{\"omitted_fields\":" : "{\"omitted_fields\":");
+      out.append(std::to_string(fields.size() - i));
+      out.append(",\"bytes\":");
+      out.append(std::to_string(omitted_bytes));
+      out.append(",\"sha256\":\"");
+      out.append(sha.hex());
+      out.append("\"}");
+      break;
+    }
+    used += need;
     if (i > 0) {
       out.push_back(',');
     }
     out.push_back('[');
-    appendFieldValue(out, fields[i]);
-    out.push_back(',');
-    appendFieldValue(out, fields[i + 1]);
-    out.push_back(']');
-  }
-  if (fields.size() % 2 == 1) { // a dangling name without value: keep it too
-    if (fields.size() > 1) {
+    appendCappedValue(out, fields[i], max_field_bytes, sha);
+    if (pair) { // a dangling name without value is kept alone
       out.push_back(',');
+      appendCappedValue(out, fields[i + 1], max_field_bytes, sha);
     }
-    out.push_back('[');
-    appendFieldValue(out, fields.back());
     out.push_back(']');
   }
   out.push_back(']');
@@ -176,8 +233,10 @@ bool Batch::standsAbove(std::optional<int64_t> version, std::string_view stream,
   return stream > std::string_view(current.stream);
 }
 
-Batch::Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections)
-    : max_entries_(batch.max_entries), max_bytes_(batch.max_bytes), projections_(projections) {
+Batch::Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections,
+             int64_t max_field_bytes)
+    : max_entries_(batch.max_entries), max_bytes_(batch.max_bytes),
+      max_field_bytes_(static_cast<size_t>(max_field_bytes)), projections_(projections) {
   index_.reset(static_cast<size_t>(max_entries_));
 }
 
@@ -198,6 +257,7 @@ void Batch::clear() {
   entries_ = events_ = dead_letters_ = rejected_ = 0;
   raw_.clear();
   reasons_.clear();
+  dl_spans_.clear();
   event_rows_.clear();
   dead_letter_rows_.clear();
   tombstone_rows_.clear();
@@ -235,6 +295,7 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   const std::string_view entry_id = raw.id;
   raw_.add(raw.stream, raw.id, raw.fields, raw.deliveries);
   reasons_.push_back(-1);
+  dl_spans_.emplace_back(0, 0);
   std::string& r = event_rows_;
   r.append(event.session_id_text);
   copy::tab(r);
@@ -324,20 +385,25 @@ void Batch::offerProjection(std::string_view stream, std::string_view entry_id, 
   slot.entry_id.assign(entry_id);
 }
 
-void Batch::addDeadLetter(const RawEntry& raw, const DecodeError& error) {
+void Batch::addDeadLetter(const RawEntry& raw, const DecodeError& error, bool minimal) {
   const std::string_view stream = raw.stream;
   const std::string_view entry_id = raw.id;
   const auto fields = raw.fields;
   const int64_t delivery_count = raw.deliveries;
-  raw_.add(raw.stream, raw.id, raw.fields, raw.deliveries);
+  if (error.reason == core::ReasonCode::TooLarge || minimal) {
+    raw_.addCapped(raw.stream, raw.id, raw.fields, raw.deliveries, max_field_bytes_);
+  } else {
+    raw_.add(raw.stream, raw.id, raw.fields, raw.deliveries);
+  }
   reasons_.push_back(static_cast<int8_t>(error.reason));
   std::string& r = dead_letter_rows_;
+  const size_t row_begin = r.size();
   copy::appendEscaped(r, stream);
   copy::tab(r);
   r.append(entry_id);
   copy::tab(r);
   const size_t json_start = r.size();
-  appendFieldsJson(r, fields);
+  appendFieldsJson(r, fields, minimal ? 0 : max_field_bytes_);
   // The JSON may hold backslashes (escapes): COPY-escape it in place.
   if (r.find('\\', json_start) != std::string::npos) {
     std::string json = r.substr(json_start);
@@ -355,8 +421,27 @@ void Batch::addDeadLetter(const RawEntry& raw, const DecodeError& error) {
   copy::tab(r);
   copy::appendInt(r, delivery_count);
   copy::endRow(r);
+  dl_spans_.emplace_back(row_begin, r.size());
+  noteDeadLetter(error.reason, stream, entry_id);
+}
+
+void Batch::addDeadLetterOf(const Batch& other, size_t i, std::vector<std::string_view>& scratch) {
+  const RawEntry raw = other.raw().get(i, scratch);
+  const auto [begin, end] = other.dl_spans_[i];
+  // The row as rendered the first time: never decoded again (a too_large entry's raw copy is
+  // cut, and its row holds the digests of the uncut fields).
+  raw_.addCapped(raw.stream, raw.id, raw.fields, raw.deliveries, SIZE_MAX, raw.capped);
+  reasons_.push_back(other.reasons_[i]);
+  const size_t row_begin = dead_letter_rows_.size();
+  dead_letter_rows_.append(other.dead_letter_rows_, begin, end - begin);
+  dl_spans_.emplace_back(row_begin, dead_letter_rows_.size());
+  noteDeadLetter(static_cast<core::ReasonCode>(other.reasons_[i]), raw.stream, raw.id);
+}
+
+void Batch::noteDeadLetter(core::ReasonCode reason, std::string_view stream,
+                           std::string_view entry_id) {
   if (dead_letters_ == 0) {
-    first_dead_letter_.reason = error.reason;
+    first_dead_letter_.reason = reason;
     first_dead_letter_.stream.assign(stream);
     first_dead_letter_.entry_id.assign(entry_id);
   }

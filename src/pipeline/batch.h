@@ -45,7 +45,9 @@ private:
 
 class Batch {
 public:
-  Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections);
+  // Dead letters keep each field up to `max_field_bytes` (dead_letter.max_field_bytes).
+  Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections,
+        int64_t max_field_bytes = config::DeadLetterConfig{}.max_field_bytes);
 
   void clear();
   // New limits (SIGHUP reload) for the next fill; call on an empty batch.
@@ -56,8 +58,13 @@ public:
   void addEvent(const RawEntry& raw, const Event& event, const Projection& projection);
 
   // Adds an entry that can never be written, to be recorded in auditq_dead_letters and
-  // acknowledged in the same commit. `raw.fields` are the name/value pairs as received.
-  void addDeadLetter(const RawEntry& raw, const DecodeError& error);
+  // acknowledged in the same commit. `raw.fields` are the name/value pairs as received (kept
+  // up to max_field_bytes each). `minimal`: keep none of them, only their count, size and
+  // SHA-256 (for a letter PostgreSQL refused with its fields).
+  void addDeadLetter(const RawEntry& raw, const DecodeError& error, bool minimal = false);
+  // Adds dead letter `i` of `other` exactly as it was rendered there (isolation never decodes a
+  // dead letter again).
+  void addDeadLetterOf(const Batch& other, size_t i, std::vector<std::string_view>& scratch);
 
   // Renders the collapsed session and participant rows. Call once, after the last add.
   void seal();
@@ -126,6 +133,7 @@ private:
   };
 
   StreamIds& idsFor(std::string_view stream);
+  void noteDeadLetter(core::ReasonCode reason, std::string_view stream, std::string_view entry_id);
   static bool standsAbove(std::optional<int64_t> version, std::string_view stream,
                           std::string_view entry_id, const SessionSlot& current);
   void offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,
@@ -133,6 +141,7 @@ private:
 
   int64_t max_entries_;
   int64_t max_bytes_;
+  size_t max_field_bytes_;
   const config::ProjectionsConfig& projections_;
 
   size_t entries_ = 0;
@@ -141,6 +150,8 @@ private:
   size_t rejected_ = 0;
   RawEntries raw_;
   std::vector<int8_t> reasons_; // per entry: -1 event, else the ReasonCode it is dead-lettered for
+  // per entry: where its dead letter row is in dead_letter_rows_ (empty for an event)
+  std::vector<std::pair<size_t, size_t>> dl_spans_;
   DeadLetterSample first_dead_letter_;
   std::string event_rows_;
   std::string dead_letter_rows_;
@@ -157,11 +168,16 @@ private:
 
 // The raw fields of an entry as the JSON kept in auditq_dead_letters.fields:
 // [[name, value], ...] in order; a name or value that is not UTF-8 or holds a NUL byte becomes
-// {"base64": "..."} so that nothing is lost and jsonb accepts it.
-void appendFieldsJson(std::string& out, std::span<const std::string_view> fields);
+// {"base64": "..."} so that jsonb accepts it. A name or value longer than `max_field_bytes`
+// keeps its first max_field_bytes as {"cut": <text or base64>, "length": N, "sha256_of_rest":
+// hex}; past 16 * max_field_bytes in all, the remaining fields become one last element
+// {"omitted_fields": n, "bytes": m, "sha256": hex}. So a dead letter is always storable.
+void appendFieldsJson(std::string& out, std::span<const std::string_view> fields,
+                      size_t max_field_bytes);
 
 // The inverse, for replaying a dead letter: the exact bytes of each name and value, in order
-// (a dangling name without value comes back alone). False when `json` is not of that shape.
+// (a dangling name without value comes back alone). False when `json` is not of that shape,
+// or was cut (the entry's bytes are not all there).
 bool parseFieldsJson(std::string_view json, std::vector<std::string>& out);
 
 } // namespace auditq::pipeline

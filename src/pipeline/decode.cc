@@ -380,7 +380,7 @@ std::optional<DecodeError> Decoder::project(const simdjson::dom::element& state_
   }
   int64_t total_cycles = 0;
   int64_t total_participants = 0;
-  seen_participants_.clear();
+  seen_participants_.reset(0);
   if (has_participants) {
     for (simdjson::dom::element p : participants) {
       simdjson::dom::object po;
@@ -394,12 +394,12 @@ std::optional<DecodeError> Decoder::project(const simdjson::dom::element& state_
         return stateError("a participant's participant_id is missing or not a UUID");
       }
       // Twice in one state would make the participant upsert touch a row twice (SQLSTATE 21000).
-      for (const Uuid& seen : seen_participants_) {
-        if (seen == pid) {
-          return stateError("a participant appears twice");
-        }
+      // A hash set: a state with 12,000 participants must not cost 72 million comparisons.
+      bool inserted = false;
+      seen_participants_.findOrInsert(pid, 0, inserted);
+      if (!inserted) {
+        return stateError("a participant appears twice");
       }
-      seen_participants_.push_back(pid);
       std::optional<int64_t> total_time, cycle_count, time_used;
       if (!pr.optInt("total_time_ms", total_time, kInt32Min, kInt32Max, detail) ||
           !pr.optInt("cycle_count", cycle_count, 0, kInt32Max, detail) ||

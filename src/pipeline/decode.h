@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "core/reason_code.h"
+#include "pipeline/session_index.h"
 #include "pipeline/uuid.h"
 
 namespace auditq::pipeline {
@@ -76,8 +77,8 @@ private:
   const config::DecodeConfig& decode_;
   const config::ProjectionsConfig& projections_;
   simdjson::dom::parser parser_;
-  std::string padded_; // the JSON being parsed, with simdjson's padding after it
-  std::vector<Uuid> seen_participants_;
+  std::string padded_;             // the JSON being parsed, with simdjson's padding after it
+  SessionIndex seen_participants_; // participant ids of the state being decoded
 };
 
 // True for the known event types of DESIGN.md.

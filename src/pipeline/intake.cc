@@ -6,6 +6,11 @@
 namespace auditq::pipeline {
 
 bool Intake::add(Batch& batch, const RawEntry& entry) {
+  if (entry.capped) {
+    // Only a too_large entry's copy is ever cut; its fields are not all there to decode.
+    batch.addDeadLetter(entry, DecodeError{core::ReasonCode::TooLarge, "", "kept cut"});
+    return false;
+  }
   if (entry.deliveries > max_deliveries_) {
     // Checked before decoding: an entry that crashes auditq while being decoded or written
     // must stop coming back, whatever it holds.

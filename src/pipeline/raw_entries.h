@@ -4,6 +4,7 @@
 // so that dead letters can be copied to a Redis stream after the commit.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -17,17 +18,37 @@ struct RawEntry {
   std::string_view id;
   std::span<const std::string_view> fields; // name, value, ...
   int64_t deliveries = 1;
+  bool capped = false; // fields cut to a budget (a too_large entry): never decoded again
 };
 
 class RawEntries {
 public:
   void add(std::string_view stream, std::string_view id, std::span<const std::string_view> fields,
            int64_t deliveries) {
-    Record r{static_cast<uint32_t>(ends_.size()), static_cast<uint32_t>(fields.size()), deliveries};
+    addCapped(stream, id, fields, deliveries, SIZE_MAX, false);
+  }
+
+  // Keeps each field up to `max_field_bytes` and all of them up to 16 times that: an entry too
+  // large to write is never held whole (its dead letter row has the digests of what was cut).
+  // `capped` marks an entry already cut.
+  void addCapped(std::string_view stream, std::string_view id,
+                 std::span<const std::string_view> fields, int64_t deliveries,
+                 size_t max_field_bytes, bool capped = false) {
+    const size_t budget = max_field_bytes == SIZE_MAX ? SIZE_MAX : max_field_bytes * 16;
+    Record r{static_cast<uint32_t>(ends_.size()), 0, deliveries, capped};
     push(stream);
     push(id);
+    size_t used = 0;
     for (auto f : fields) {
-      push(f);
+      const size_t keep = std::min(f.size(), max_field_bytes);
+      if (used + keep > budget) {
+        r.capped = true;
+        break;
+      }
+      r.capped = r.capped || keep < f.size();
+      push(f.substr(0, keep));
+      used += keep;
+      ++r.fields;
     }
     records_.push_back(r);
   }
@@ -43,7 +64,7 @@ public:
     for (uint32_t f = 0; f < r.fields; ++f) {
       scratch.push_back(piece(r.first + 2 + f));
     }
-    return RawEntry{piece(r.first), piece(r.first + 1), scratch, r.deliveries};
+    return RawEntry{piece(r.first), piece(r.first + 1), scratch, r.deliveries, r.capped};
   }
 
   void clear() {
@@ -57,6 +78,7 @@ private:
     uint32_t first; // index into ends_ of the stream name; id and fields follow
     uint32_t fields;
     int64_t deliveries;
+    bool capped;
   };
   void push(std::string_view s) {
     text_.append(s);

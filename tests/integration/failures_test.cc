@@ -122,6 +122,43 @@ TEST_F(Failures, AnEntryDeliveredTooOftenIsDeadLetteredAsMaxDeliveries) {
   EXPECT_EQ(db_.scalar("SELECT entry_id FROM sync_events"), fresh_enough);
 }
 
+TEST_F(Failures, ADeliveryCountBeyond32BitsIsStoredInItsDeadLetter) {
+  createGroup();
+  const std::string id = xadd(entryWithState(newUuid(), 1));
+  deliver(consumer_, 1);
+  // What an operator (or a bug) can do: the count PostgreSQL's INTEGER could not hold.
+  redis_->command(
+      {"XCLAIM", stream_, group_, consumer_, "0", id, "RETRYCOUNT", "4294967296", "FORCE"});
+  const std::string next = xadd(entryWithState(newUuid(), 1));
+  auto daemon = startDaemon();
+  ASSERT_TRUE(waitFor([&] { return pending() == 0 && events() == 1; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(db_.scalar("SELECT entry_id || ' ' || reason || ' ' || delivery_count "
+                       "FROM auditq_dead_letters"),
+            id + " max_deliveries 4294967297");
+  EXPECT_EQ(db_.scalar("SELECT entry_id FROM sync_events"), next);
+}
+
+TEST_F(Failures, AFieldTooLargeForJsonbIsCutInItsDeadLetterAndTheStreamFlows) {
+  // 260 MiB: more than jsonb can hold in one value (255 MiB), let alone the entry limit.
+  const std::string huge(260u << 20, 'h');
+  const std::string big = xadd(
+      {"type", "session_updated", "session_id", newUuid(), "ts", "1700000000000", "state", huge});
+  const std::string next = xadd(entryWithState(newUuid(), 1));
+  auto daemon = startDaemon();
+  ASSERT_TRUE(waitFor([&] { return pending() == 0 && events() == 1; }, 120s))
+      << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(db_.scalar("SELECT reason FROM auditq_dead_letters WHERE entry_id = '" + big + "'"),
+            "too_large");
+  EXPECT_EQ(db_.scalar("SELECT (fields->3->1->>'length') || ' ' || "
+                       "length(fields->3->1->>'cut') FROM auditq_dead_letters"),
+            std::to_string(huge.size()) + " 65536");
+  EXPECT_EQ(db_.scalar("SELECT length(fields->3->1->>'sha256_of_rest') FROM auditq_dead_letters"),
+            "64");
+  EXPECT_EQ(db_.scalar("SELECT entry_id FROM sync_events"), next);
+}
+
 TEST_F(Failures, MaxDeliveriesNeverDeadLettersAnEntryAlreadyCommitted) {
   createGroup();
   const std::string id = xadd(entryWithState(newUuid(), 1));

@@ -62,6 +62,13 @@ TEST(Migrations, UpDownUpRoundTripRestoresTheSchema) {
   // The newest first, one at a time: 0005 drops the tie-break columns, 0004 the recorded group
   // starts; 0003 takes the writer role's privileges back, the role stays (cluster-wide); 0002
   // leaves the seed schema.
+  auto counts = runAuditq({"migrate", "down"}, envFor(db));
+  ASSERT_EQ(counts.exit_code, 0) << counts.err;
+  EXPECT_NE(counts.out.find("rolled back 0006_dead_letter_counts"), std::string::npos)
+      << counts.out;
+  EXPECT_EQ(db.scalar("SELECT data_type FROM information_schema.columns WHERE "
+                      "table_name = 'auditq_dead_letters' AND column_name = 'delivery_count'"),
+            "integer");
   auto order = runAuditq({"migrate", "down"}, envFor(db));
   ASSERT_EQ(order.exit_code, 0) << order.err;
   EXPECT_NE(order.out.find("rolled back 0005_order_independent"), std::string::npos) << order.out;

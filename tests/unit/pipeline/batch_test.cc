@@ -159,14 +159,14 @@ TEST_F(BatchTest, RemembersItsFirstDeadLetterForTheLogLine) {
 TEST(FieldsJson, EncodesBytesThatAreNotUtf8AsBase64) {
   std::string out;
   std::vector<std::string_view> fields = {"state", std::string_view("\xff\x00\x01", 3)};
-  appendFieldsJson(out, fields);
+  appendFieldsJson(out, fields, 65536);
   EXPECT_EQ(out, R"([["state",{"base64":"/wAB"}]])");
 }
 
 TEST(FieldsJson, KeepsADanglingName) {
   std::string out;
   std::vector<std::string_view> fields = {"a", "1", "orphan"};
-  appendFieldsJson(out, fields);
+  appendFieldsJson(out, fields, 65536);
   EXPECT_EQ(out, R"([["a","1"],["orphan"]])");
 }
 
@@ -239,11 +239,82 @@ TEST(FieldsJson, ParsesBackExactlyWhatWasStored) {
   for (const auto& fields : cases) {
     std::vector<std::string_view> views(fields.begin(), fields.end());
     std::string json;
-    appendFieldsJson(json, views);
+    appendFieldsJson(json, views, 65536);
     std::vector<std::string> back;
     ASSERT_TRUE(parseFieldsJson(json, back)) << json;
     EXPECT_EQ(back, fields) << json;
   }
+}
+
+TEST(FieldsJson, CutsAFieldLongerThanTheLimitKeepingItsLengthAndTheDigestOfTheRest) {
+  std::string out;
+  const std::string big(300, 'x');
+  std::vector<std::string_view> fields = {"state", big};
+  appendFieldsJson(out, fields, 256);
+  // printf 'x%.0s' $(seq 1 44) | sha256sum: the 44 bytes cut off
+  EXPECT_EQ(out, R"([["state",{"cut":")" + std::string(256, 'x') +
+                     R"(","length":300,"sha256_of_rest":")" +
+                     "4105d609cdfcf79a2a9bbd37cfda4527edda249dec350908a8842d99369c0339" +
+                     R"("}]])");
+  std::vector<std::string> back;
+  EXPECT_FALSE(parseFieldsJson(out, back)) << "a cut letter cannot be replayed";
+}
+
+TEST(FieldsJson, NeverCutsInsideAUtf8Character) {
+  std::string out;
+  const std::string text = std::string(255, 'a') + "\xc3\xa9" + std::string(10, 'b'); // é at 255
+  std::vector<std::string_view> fields = {"n", text};
+  appendFieldsJson(out, fields, 256);
+  EXPECT_NE(out.find(R"({"cut":")" + std::string(255, 'a') + R"(","length":267)"),
+            std::string::npos)
+      << out;
+}
+
+TEST(FieldsJson, PastSixteenTimesTheLimitTheRestIsSummedUp) {
+  std::string out;
+  const std::string field(200, 'f');
+  std::vector<std::string_view> fields;
+  for (int i = 0; i < 40; ++i) {
+    fields.push_back(field); // 40 fields of 200 bytes; 16 * 256 = 4096 bytes kept at most
+  }
+  appendFieldsJson(out, fields, 256);
+  EXPECT_LT(out.size(), 5000u);
+  EXPECT_NE(out.find(R"({"omitted_fields":20,"bytes":4000,"sha256":")"), std::string::npos) << out;
+}
+
+TEST_F(BatchTest, ATooLargeEntryIsNeverHeldWhole) {
+  Batch b(batch_cfg_, projections_, 1024);
+  const std::string huge(900 * 1024, 'z');
+  std::vector<std::string_view> fields = {"type", "session_updated", "state", huge};
+  b.addDeadLetter(RawEntry{"s", "1-0", fields, 1},
+                  DecodeError{core::ReasonCode::TooLarge, "", "too large"});
+  EXPECT_LT(b.bytes(), 8u * 1024) << "raw copy and row both cut";
+  std::vector<std::string_view> scratch;
+  EXPECT_TRUE(b.raw().get(0, scratch).capped);
+}
+
+TEST_F(BatchTest, AMinimalLetterKeepsOnlyTheFieldsDigest) {
+  std::vector<std::string_view> fields = {"type", "x", "state", "{}"};
+  batch_.addDeadLetter(RawEntry{"s", "1-0", fields, 4294967296},
+                       DecodeError{core::ReasonCode::RejectedByDatabase, "", "refused"}, true);
+  const std::string& row = batch_.deadLetterRows();
+  EXPECT_NE(row.find(R"([{"omitted_fields":4,"bytes":12,"sha256":")"), std::string::npos) << row;
+  EXPECT_NE(row.find("\t4294967296\n"), std::string::npos) << "64-bit delivery counts";
+}
+
+TEST_F(BatchTest, IsolationCopiesADeadLetterRowAsItWasRendered) {
+  Batch b(batch_cfg_, projections_, 256);
+  const std::string big(1000, 'q');
+  std::vector<std::string_view> fields = {"type", "session_updated", "state", big};
+  b.addDeadLetter(RawEntry{"s", "1-0", fields, 2},
+                  DecodeError{core::ReasonCode::TooLarge, "", "too large"});
+  Batch part(batch_cfg_, projections_, 256);
+  std::vector<std::string_view> scratch;
+  part.addDeadLetterOf(b, 0, scratch);
+  EXPECT_EQ(part.deadLetterRows(), b.deadLetterRows());
+  EXPECT_EQ(part.deadLetterReason(0), core::ReasonCode::TooLarge);
+  ASSERT_EQ(part.acks().size(), 1u);
+  EXPECT_EQ(part.acks()[0].id(0), "1-0");
 }
 
 TEST(FieldsJson, RefusesWhatIsNotPairs) {
