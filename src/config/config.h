@@ -74,8 +74,8 @@ struct DeadLetterConfig {
   int64_t max_deliveries = 5; // dead-letter an entry delivered more often than this
   bool stream_copy = false;   // also XADD a copy to <stream><stream_suffix>
   std::string stream_suffix = ":dlq";
-  int64_t stream_maxlen = 100'000;     // approximate MAXLEN of the copy stream; 0: no trimming
-  int64_t max_field_bytes = 64 * 1024; // a dead letter keeps each field up to this
+  int64_t stream_maxlen = 100'000; // approximate MAXLEN of the copy stream; 0: no trimming
+  int64_t max_field_bytes = int64_t{64} << 10; // a dead letter keeps each field up to this
 };
 
 struct RecoverConfig {

@@ -51,16 +51,18 @@ void appendFieldValue(std::string& out, std::string_view v) {
 
 // The longest prefix of `v` of at most `max` bytes that does not end inside a UTF-8 sequence.
 std::string_view utf8Prefix(std::string_view v, size_t max) {
+  const auto continuation = [&](size_t i) { return (static_cast<uint8_t>(v[i]) & 0xC0) == 0x80; };
   size_t n = std::min(max, v.size());
   if (n < v.size()) {
-    size_t back = 0;
-    while (back < 3 && back < n && (static_cast<uint8_t>(v[n - back]) & 0xC0) == 0x80) {
-      ++back; // v[n - back] continues a sequence that started before the cut
+    // v[n] is the first byte cut off: if it continues a character, cut before that character
+    // (a UTF-8 character has at most three continuation bytes; more is not UTF-8 anyway, and
+    // the prefix then goes as base64).
+    size_t start = n;
+    while (start > 0 && n - start < 3 && continuation(start)) {
+      --start;
     }
-    if (back < n && (static_cast<uint8_t>(v[n - back]) & 0xC0) == 0x80) {
-      back = 0; // not UTF-8 anyway: cut where asked, the prefix goes as base64
-    } else {
-      n -= back;
+    if (!continuation(start)) {
+      n = start;
     }
   }
   return v.substr(0, n);

@@ -22,7 +22,7 @@ public:
     EVP_DigestFinal_ex(ctx_.get(), md, &n);
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(2 * n);
+    out.reserve(size_t{2} * n);
     for (unsigned int i = 0; i < n; ++i) {
       out.push_back(kHex[md[i] >> 4]);
       out.push_back(kHex[md[i] & 15]);
