@@ -2,7 +2,9 @@
 #include "pg/migrations.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -126,12 +128,29 @@ MigrationRun migrateUp(Connection& conn, const std::vector<Migration>& migration
       if (applied.count(m.version) != 0) {
         continue;
       }
-      pqxx::work tx(c);
-      tx.exec(std::string(m.up_sql));
-      tx.exec_params("INSERT INTO auditq_schema_migrations (version, name, checksum) "
-                     "VALUES ($1, $2, $3)",
-                     m.version, m.name, checksumOf(tx, m.up_sql));
-      tx.commit();
+      for (int attempt = 1;; ++attempt) {
+        try {
+          pqxx::work tx(c);
+          tx.exec(std::string(m.up_sql));
+          tx.exec_params("INSERT INTO auditq_schema_migrations (version, name, checksum) "
+                         "VALUES ($1, $2, $3)",
+                         m.version, m.name, checksumOf(tx, m.up_sql));
+          tx.commit();
+          break;
+        } catch (const pqxx::sql_error& e) {
+          // Roles are cluster-wide, the migration lock is per database: another database
+          // migrating at the same moment may create the same role first (23505 on
+          // pg_authid's unique index, or 42710 duplicate_object) or change it under us (XX000
+          // "tuple concurrently updated"). The transaction rolled back: run it again, and the
+          // role is found. A migration that fails for a reason of its own fails five times.
+          const std::string state = e.sqlstate();
+          if (attempt == 5 ||
+              (state != "23505" && state != "42710" && state != "XX000" && state != "40001")) {
+            throw;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+        }
+      }
       core::log::info("migration_applied", {{"migration", m.name}});
       run.changed.push_back(m.name);
     }

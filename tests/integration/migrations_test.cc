@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "integration/private_stack.h"
 #include "integration/support.h"
 
 namespace auditq::test {
@@ -47,7 +48,8 @@ TEST(Migrations, UpOnAFreshDatabaseAppliesAndStatusListsIt) {
 
 TEST(Migrations, UpIsIdempotent) {
   ScratchDatabase db;
-  ASSERT_EQ(runAuditq({"migrate", "up"}, envFor(db)).exit_code, 0);
+  const auto first = runAuditq({"migrate", "up"}, envFor(db));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
   auto again = runAuditq({"migrate", "up"}, envFor(db));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("up to date"), std::string::npos);
@@ -267,6 +269,41 @@ TEST(SchemaDump, CheckedInSchemaSqlMatchesTheMigratedDatabase) {
   checked_in << in.rdbuf();
   EXPECT_EQ(normalizeDump(checked_in.str()), normalizeDump(dump.out))
       << "migrations/schema.sql is stale: regenerate it with scripts/dump-schema";
+}
+
+} // namespace
+} // namespace auditq::test
+
+namespace auditq::test {
+namespace {
+
+// A cluster of its own, where the auditq_writer role does not exist yet.
+class FreshCluster : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() { private_stack::start(); }
+  static void TearDownTestSuite() { private_stack::stop(); }
+};
+
+TEST_F(FreshCluster, DatabasesMigratingAtTheSameMomentAllSucceed) {
+  // Each creates (or grants to) the cluster-wide role under its own database's lock.
+  std::vector<std::unique_ptr<ScratchDatabase>> dbs;
+  for (int i = 0; i < 4; ++i) {
+    dbs.push_back(std::make_unique<ScratchDatabase>());
+  }
+  std::vector<std::thread> runs;
+  std::vector<ProcessResult> results(dbs.size());
+  for (size_t i = 0; i < dbs.size(); ++i) {
+    runs.emplace_back([&, i] {
+      results[i] = runAuditq({"migrate", "up"}, {{"DATABASE_URL", dbs[i]->url()}});
+    });
+  }
+  for (auto& t : runs) {
+    t.join();
+  }
+  for (size_t i = 0; i < dbs.size(); ++i) {
+    EXPECT_EQ(results[i].exit_code, 0) << results[i].err;
+    EXPECT_EQ(dbs[i]->scalar("SELECT count(*) FROM auditq_schema_migrations"), migrationCount());
+  }
 }
 
 } // namespace
