@@ -80,6 +80,11 @@ public:
                ? 0
                : static_cast<size_t>(max_entries_) - entries_;
   }
+  // The bytes it takes before it is full by size (0 when full).
+  size_t byteRoom() const {
+    const size_t max = static_cast<size_t>(max_bytes_);
+    return bytes() >= max ? 0 : max - bytes();
+  }
   bool empty() const { return entries_ == 0; }
   size_t entries() const { return entries_; }
   size_t events() const { return events_; }

@@ -579,7 +579,7 @@ void Consumer::maybeRead(TimeMs now) {
   if (f->batch->full()) {
     return; // waits for a writer to take it
   }
-  const size_t room = f->batch->room();
+  const size_t room = readCount(*f->batch);
   if (!f->batch->empty() && now < f->first_entry_at + limits_.linger_ms) {
     return; // lingering: the tick at the deadline tops the batch up
   }
@@ -604,6 +604,22 @@ void Consumer::maybeRead(TimeMs now) {
   const size_t n = streams_.size();
   reading_ = Reading::New;
   out_.emplace_back(ReadNew{(room + n - 1) / n, last_read_block_});
+}
+
+size_t Consumer::readCount(const Batch& batch) const {
+  // About what a read may bring to decode at once: a few milliseconds of work.
+  static constexpr size_t kReadBytes = size_t{1} << 20;
+  // The most one reply may hold whatever the entries are: Redis answers COUNT entries of any
+  // size, and until entries are seen (or if they suddenly grow) only this bounds it.
+  static constexpr size_t kReplyBytes = size_t{16} << 20;
+  size_t count =
+      std::min(batch.room(),
+               std::max<size_t>(1, kReplyBytes / static_cast<size_t>(cfg_.decode.max_entry_bytes)));
+  if (entry_cost_ > 0) {
+    const size_t bytes = std::min(batch.byteRoom(), kReadBytes);
+    count = std::min(count, std::max<size_t>(1, bytes / entry_cost_));
+  }
+  return std::max<size_t>(count, 1);
 }
 
 void Consumer::checkStall(TimeMs now) {
@@ -729,7 +745,10 @@ bool Consumer::take(const RawEntry& entry, size_t stream, const core::EntryId& i
     f->first_entry_at = now;
     f->touched_at = now;
   }
+  const size_t before = f->batch->bytes();
   intake_.add(*f->batch, entry);
+  const size_t cost = f->batch->bytes() - before;
+  entry_cost_ = entry_cost_ == 0 ? cost : (entry_cost_ * 7 + cost) / 8;
   const EntryKey key{static_cast<uint32_t>(stream), id};
   f->keys.push_back(key);
   held_.insert(key);

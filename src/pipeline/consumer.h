@@ -327,6 +327,10 @@ private:
   void leaveInPending(size_t stream, const core::EntryId& id);
   void noteFloor(size_t stream);
   bool shouldSeal(const Slot& slot, TimeMs now) const;
+  // How many entries the next read may ask for: the room in `batch` by count, and by bytes at
+  // the bytes an entry has cost so far (so a read of large entries asks for few), and never
+  // more than kReadBytes' worth: one reply is decoded in one go on the event loop.
+  size_t readCount(const Batch& batch) const;
   bool hasWork() const;
   std::optional<size_t> streamIndex(std::string_view name) const;
   void note(NoteKind kind, size_t stream = 0, std::string text = {}, int64_t number = 0);
@@ -351,6 +355,7 @@ private:
   TimeMs last_now_ = 0;     // the latest time an event carried
   Reading reading_ = Reading::None;
   int64_t last_read_block_ = 0;
+  size_t entry_cost_ = 0;        // moving average of the bytes one entry adds to a batch
   bool wait_for_writer_ = false; // a top-up read found nothing while every writer was busy
   size_t at_writers_ = 0;
   TimeMs next_claim_at_ = 0;

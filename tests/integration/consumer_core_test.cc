@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -67,6 +68,17 @@ protected:
         "e WHERE e.stream = '{}' AND e.entry_id = i.id) <> 1",
         list, stream_));
     EXPECT_EQ(missing[0][0].as<long long>(), 0) << "entries not committed exactly once";
+  }
+
+  // The peak resident memory of a process so far (VmHWM), in bytes.
+  static long long peakRss(int pid) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("VmHWM:")) {
+        return std::stoll(line.substr(6)) * 1024;
+      }
+    }
+    return -1;
   }
 
   // Redis' count of a command's calls, refused ones included (INFO commandstats).
@@ -231,6 +243,30 @@ TEST_F(ConsumerCore, SighupShrinkingMaxEntriesBelowTheBatchInProgressLosesNothin
       std::regex_search(body, m, std::regex(R"re(auditq_batch_entries_bucket\{le="10"\} (\d+))re")))
       << body;
   EXPECT_GE(std::stoll(m[1]), 20);
+  stopDaemon(*daemon);
+}
+
+TEST_F(ConsumerCore, ABacklogOfLargeEntriesStaysWithinTheMemoryBoundByBytes) {
+  // 300 valid entries of 0.9 MiB: reads ask for as many as fit the batch's bytes, not for
+  // batch.max_entries of them.
+  const std::string pad(900 * 1024, 'p');
+  for (int i = 0; i < 300; ++i) {
+    auto f = entryWithState(newUuid(), 1);
+    f.back().insert(1, R"("notes":")" + pad + R"(",)");
+    xadd(f);
+  }
+  createGroup();
+  auto daemon = startWithHttp();
+  ASSERT_TRUE(waitFor([&] { return events() == 300 && pending() == 0; }, 120s))
+      << daemon->stderrText();
+  const long long peak = peakRss(daemon->pid());
+  // 64 MB + (batch.max_in_flight + 1) * batch.max_bytes, at the defaults (4 and 4 MiB).
+  const long long bound = 64'000'000LL + 5LL * (4 << 20);
+  std::cout << fmt::format(
+      "FIGURES large_entries: 300 x 0.9 MiB, peak RSS {:.1f} MB, bound {:.1f} MB\n", peak / 1e6,
+      bound / 1e6);
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, bound);
   stopDaemon(*daemon);
 }
 

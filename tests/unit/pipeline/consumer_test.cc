@@ -418,6 +418,33 @@ TEST(Consumer, IsBoundedByBatchesAndNotByReads) {
   EXPECT_EQ(d.count<SubmitBatch>(), 0u) << "at most batch.max_in_flight with the writers";
 }
 
+TEST(Consumer, ReadsAskForWhatFitsTheBatchByBytesNotByEntries) {
+  auto cfg = testConfig();
+  cfg.batch.max_entries = 1000;
+  cfg.batch.max_bytes = 64 * 1024;
+  cfg.batch.linger_ms = 1000;
+  Driver d(cfg);
+  d.startReady();
+  // Nothing seen yet: at most 16 MiB / decode.max_entry_bytes (1 MiB) entries in one reply.
+  const auto first = d.take<ReadNew>();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->count, 16u);
+  // Entries of about 10 KiB: the next read asks only for what the batch's bytes still take.
+  const std::string big(10 * 1024, 'n');
+  std::vector<std::string> f = fieldsFor(1);
+  f.back().insert(1, R"("notes":")" + big + R"(",)");
+  std::vector<std::string_view> views(f.begin(), f.end());
+  const RawEntry e{"s", "1-0", views, 1};
+  ReadResult r;
+  d.core_.entriesRead(d.core_.epoch(), r, std::span(&e, 1), d.now);
+  d.advanceTo(d.now + 1000); // linger over; the writers are idle: sealed, a new batch reads
+  const auto next = d.take<ReadNew>();
+  ASSERT_TRUE(next);
+  // A 10 KiB entry costs a batch its raw copy and its row (about 20 KiB): 64 KiB hold 3.
+  EXPECT_GE(next->count, 2u);
+  EXPECT_LE(next->count, 4u);
+}
+
 TEST(GroupStartId, IsWhereThePreviousGroupGotToElseTheConfiguredStart) {
   EXPECT_EQ(groupStartId(EntryId{5, 2}, "$"), "5-2");
   EXPECT_EQ(groupStartId(std::nullopt, "$"), "$");
