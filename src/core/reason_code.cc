@@ -33,6 +33,8 @@ std::string_view reasonName(ReasonCode code) {
     return "rejected_by_database";
   case ReasonCode::MaxDeliveries:
     return "max_deliveries";
+  case ReasonCode::VersionMismatch:
+    return "version_mismatch";
   }
   std::abort(); // unreachable: the switch covers the closed enum
 }

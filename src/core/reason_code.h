@@ -22,6 +22,7 @@ enum class ReasonCode {
   TooLarge,           // the entry exceeds decode.max_entry_bytes
   RejectedByDatabase, // PostgreSQL refused the row (SQLSTATE class 22 or 23)
   MaxDeliveries,      // delivered more than dead_letter.max_deliveries times without success
+  VersionMismatch,    // the `version` field and the state's own version disagree
 };
 
 inline constexpr std::array kAllReasonCodes = {
@@ -29,7 +30,7 @@ inline constexpr std::array kAllReasonCodes = {
     ReasonCode::UnknownEventType, ReasonCode::BadUuid,        ReasonCode::BadTimestamp,
     ReasonCode::BadType,          ReasonCode::OutOfRange,     ReasonCode::BadJson,
     ReasonCode::BadState,         ReasonCode::TooLarge,       ReasonCode::RejectedByDatabase,
-    ReasonCode::MaxDeliveries,
+    ReasonCode::MaxDeliveries,    ReasonCode::VersionMismatch,
 };
 
 // The stable snake_case name, e.g. "bad_uuid".

@@ -258,7 +258,13 @@ void Consumer::entriesRead(uint64_t epoch, const ReadResult& result,
       counters_.claimed_deleted += static_cast<uint64_t>(result.deleted);
       note(NoteKind::PendingDeleted, result.stream, {}, result.deleted);
     }
-  } else if (entries.empty() && last_read_block_ == 0) {
+  }
+  if (result.kind == ReadKind::New) {
+    // A read that came back full says more is waiting: read on at once, linger or not (the
+    // linger waits for entries to arrive, it must not throttle a backlog).
+    backlog_ = !entries.empty() && entries.size() >= last_read_count_;
+  }
+  if (result.kind == ReadKind::New && entries.empty() && last_read_block_ == 0) {
     // A top-up found nothing more: wait for a writer rather than spin on empty reads.
     const Slot* f = filling();
     if (f != nullptr && !f->batch->empty() && !shouldSeal(*f, now)) {
@@ -580,7 +586,7 @@ void Consumer::maybeRead(TimeMs now) {
     return; // waits for a writer to take it
   }
   const size_t room = readCount(*f->batch);
-  if (!f->batch->empty() && now < f->first_entry_at + limits_.linger_ms) {
+  if (!f->batch->empty() && now < f->first_entry_at + limits_.linger_ms && !backlog_) {
     return; // lingering: the tick at the deadline tops the batch up
   }
   for (size_t i = 0; i < streams_.size(); ++i) {
@@ -603,7 +609,8 @@ void Consumer::maybeRead(TimeMs now) {
   last_read_block_ = f->batch->empty() ? cfg_.consumer.block_ms : 0;
   const size_t n = streams_.size();
   reading_ = Reading::New;
-  out_.emplace_back(ReadNew{(room + n - 1) / n, last_read_block_});
+  last_read_count_ = (room + n - 1) / n;
+  out_.emplace_back(ReadNew{last_read_count_, last_read_block_});
 }
 
 size_t Consumer::readCount(const Batch& batch) const {

@@ -323,6 +323,11 @@ std::optional<DecodeError> Decoder::project(const simdjson::dom::element& state_
   }
   if (!event.version) {
     event.version = state_version;
+  } else if (state_version && *state_version != *event.version) {
+    // Which one would the session row and --recover trust? Neither: a version that freezes a
+    // session (9223372036854775807 over a state at 3) must not get in.
+    return DecodeError{ReasonCode::VersionMismatch, "version",
+                       "differs from the state's own version"};
   }
   if (!projections_.sessions && !projections_.participants) {
     return std::nullopt;

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "core/entry_id.h"
+
 namespace auditq::pipeline {
 
 bool Intake::add(Batch& batch, const RawEntry& entry) {
@@ -21,6 +23,16 @@ bool Intake::add(Batch& batch, const RawEntry& entry) {
   }
   if (auto error = decoder_.decode(entry.fields, event_, projection_)) {
     batch.addDeadLetter(entry, *error);
+    return false;
+  }
+  // An event time far after the entry's own XADD time (its id) is a producer's clock gone
+  // wrong: as a session's last event it would keep --recover restoring that session forever.
+  // (Only ids that carry a clock time: an explicit small id such as 1-0 says nothing.)
+  if (const auto id = core::EntryId::parse(entry.id);
+      id && id->ms >= kClockIdMs &&
+      event_.ts_us > static_cast<int64_t>(id->ms) * 1000 + kMaxFutureMicros) {
+    batch.addDeadLetter(entry, DecodeError{core::ReasonCode::BadTimestamp, "ts",
+                                           "more than 24 h after the entry was added (its id)"});
     return false;
   }
   batch.addEvent(entry, event_, projection_);

@@ -1,6 +1,8 @@
 // Recovery decisions.
 #include "pipeline/recover_plan.h"
 
+#include <simdjson.h>
+
 namespace auditq::pipeline {
 
 std::string_view verdictName(RecoverVerdict v) {
@@ -42,6 +44,18 @@ int64_t ttlFor(const SnapshotRow& row, const RecoverRules& rules) {
   }
   const int64_t left = rules.ttl_seconds - std::max<int64_t>(row.age_seconds, 0);
   return left >= 1 ? left : rules.ttl_seconds;
+}
+
+std::optional<int64_t> snapshotVersion(std::string_view json, std::string_view field) {
+  // One parser per thread: recover reads with several threads, and a parser keeps its buffers.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  int64_t v = 0;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS ||
+      root[field].get_int64().get(v) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  return v;
 }
 
 void renderKey(std::string& out, std::string_view key_template, std::string_view session_id) {

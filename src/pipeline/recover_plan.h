@@ -37,6 +37,10 @@ RecoverVerdict judge(const SnapshotRow& row, const RecoverRules& rules);
 // since the event (the full TTL again when nothing is left, which only --all gets to).
 int64_t ttlFor(const SnapshotRow& row, const RecoverRules& rules);
 
+// The version inside a snapshot (its `field`, recover.version_field), which is what the
+// compare-and-write in Redis compares: nullopt when absent or not an integer.
+std::optional<int64_t> snapshotVersion(std::string_view json, std::string_view field);
+
 // `key_template` with every "{session_id}" replaced.
 void renderKey(std::string& out, std::string_view key_template, std::string_view session_id);
 

@@ -38,7 +38,8 @@ using Clock = std::chrono::steady_clock;
 
 // KEYS[1] the key; ARGV: the snapshot JSON, its version ("" when unknown), the TTL in seconds,
 // the version field. Writes only when the key is absent, or holds a JSON object whose version is
-// older. A key we cannot compare (no version, not JSON) is the application's newer state: kept.
+// older. A key we cannot compare (no version, not JSON, a version that is not a number or is
+// NaN) is the application's newer state: kept.
 constexpr std::string_view kRestoreScript = R"(
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -46,7 +47,8 @@ if current then
   local ok, state = pcall(cjson.decode, current)
   if not ok or type(state) ~= 'table' then return 0 end
   local version = tonumber(state[ARGV[4]])
-  if version == nil or version >= tonumber(ARGV[2]) then return 0 end
+  -- not a number, NaN (version ~= version), or not older: the key is kept
+  if version == nil or version ~= version or version >= tonumber(ARGV[2]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1)";
@@ -397,7 +399,12 @@ int run(const config::Config& cfg, const RecoverOptions& o) {
             ++tally.restored;
           } else {
             pipeline::renderKey(key, cfg.recover.key_template, row.session_id);
-            writer->add(key, *row.snapshot, row.version, pipeline::ttlFor(row, rules));
+            // Compared in Redis with the key's own version field: so the snapshot's, not the
+            // column's (they differ for rows written before version_mismatch existed, or
+            // when recover.version_field is not "version").
+            writer->add(key, *row.snapshot,
+                        pipeline::snapshotVersion(*row.snapshot, cfg.recover.version_field),
+                        pipeline::ttlFor(row, rules));
           }
         });
     if (writer) {

@@ -65,8 +65,9 @@ TEST_F(Failures, RowsPostgresRefusesAreIsolatedAndTheRestCommitted) {
       xadd(fields);
     }
   }
-  // All entries are there before the daemon starts: one batch holds them all.
-  auto daemon = startDaemon({{"AUDITQ_LOG_LEVEL", "debug"}});
+  // All entries are there before the daemon starts, and the batch lingers long enough to be
+  // filled from the backlog: one batch holds them all.
+  auto daemon = startDaemon({{"AUDITQ_LOG_LEVEL", "debug"}, {"AUDITQ_BATCH_LINGER_MS", "1000"}});
   ASSERT_TRUE(waitFor([&] { return events() + deadLetters() == n && pending() == 0; }))
       << daemon->stderrText();
   stopDaemon(*daemon);

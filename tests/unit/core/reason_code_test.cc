@@ -28,6 +28,7 @@ TEST(ReasonCode, StoredNamesNeverChange) {
   EXPECT_EQ(reasonName(ReasonCode::BadUuid), "bad_uuid");
   EXPECT_EQ(reasonName(ReasonCode::RejectedByDatabase), "rejected_by_database");
   EXPECT_EQ(reasonName(ReasonCode::MaxDeliveries), "max_deliveries");
+  EXPECT_EQ(reasonName(ReasonCode::VersionMismatch), "version_mismatch");
 }
 
 } // namespace

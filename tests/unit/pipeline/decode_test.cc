@@ -244,12 +244,22 @@ TEST_F(DecodeTest, TerminalStatusBecomesFinalStatus) {
       << projection_.session_columns;
 }
 
-TEST_F(DecodeTest, VersionFieldWinsOverTheStateVersion) {
-  auto f = entry("state", state());
+TEST_F(DecodeTest, AVersionFieldThatContradictsTheStatesVersionIsRefused) {
+  auto f = entry("state", state()); // the state says version 7
   f.push_back("version");
   f.push_back("9");
+  const auto e = run(f);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->reason, core::ReasonCode::VersionMismatch);
+  EXPECT_EQ(e->field, "version");
+}
+
+TEST_F(DecodeTest, AVersionFieldThatAgreesWithTheStateIsTheVersion) {
+  auto f = entry("state", state());
+  f.push_back("version");
+  f.push_back("7");
   ASSERT_FALSE(run(f));
-  EXPECT_EQ(event_.version, 9);
+  EXPECT_EQ(event_.version, 7);
 }
 
 TEST_F(DecodeTest, CreatedAtFallsBackToTheEventTime) {

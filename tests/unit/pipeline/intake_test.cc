@@ -95,3 +95,48 @@ TEST(RawEntries, KeepEmptyAndBinaryFieldsExactly) {
 
 } // namespace
 } // namespace auditq::pipeline
+
+namespace auditq::pipeline {
+namespace {
+
+class IntakeTimeTest : public IntakeTest {};
+
+TEST_F(IntakeTimeTest, ATimestampMoreThanADayAfterTheEntrysIdIsABadTimestamp) {
+  // Added at 2024-05-01T10:00:01Z (the id's time); the event claims a time 25 h later.
+  EXPECT_FALSE(intake_.add(
+      batch_, entry({"type", "session_started", "session_id", kSession, "ts", "1714647601000"}, 1,
+                    "1714557601000-0")));
+  ASSERT_EQ(batch_.deadLetters(), 1u);
+  EXPECT_EQ(batch_.deadLetterReason(0), core::ReasonCode::BadTimestamp);
+}
+
+TEST_F(IntakeTimeTest, ClockSkewOfLessThanADayIsAccepted) {
+  EXPECT_TRUE(intake_.add(
+      batch_, entry({"type", "session_started", "session_id", kSession, "ts", "1714640000000"}, 1,
+                    "1714557601000-0")));
+}
+
+TEST_F(IntakeTimeTest, AnExplicitIdWithoutAClockTimeIsNotCompared) {
+  EXPECT_TRUE(intake_.add(
+      batch_, entry({"type", "session_started", "session_id", kSession, "ts", "1714647601000"}, 1,
+                    "5-0")));
+}
+
+TEST_F(IntakeTimeTest, AVersionFieldThatContradictsTheStateIsAVersionMismatch) {
+  EXPECT_FALSE(intake_.add(
+      batch_,
+      entry({"type", "session_updated", "session_id", kSession, "ts", "1714557601000", "version",
+             "9223372036854775807", "state",
+             R"({"sync_mode":"global","status":"running","version":3})"},
+            1, "1714557601000-0")));
+  EXPECT_EQ(batch_.deadLetterReason(0), core::ReasonCode::VersionMismatch);
+  // Agreeing, or only one of them: accepted.
+  EXPECT_TRUE(intake_.add(
+      batch_,
+      entry({"type", "session_updated", "session_id", kSession, "ts", "1714557601000", "version",
+             "3", "state", R"({"sync_mode":"global","status":"running","version":3})"},
+            1, "1714557601000-1")));
+}
+
+} // namespace
+} // namespace auditq::pipeline

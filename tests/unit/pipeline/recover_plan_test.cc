@@ -81,3 +81,18 @@ TEST(RecoverPlan, VerdictNames) {
 
 } // namespace
 } // namespace auditq::pipeline
+
+namespace auditq::pipeline {
+namespace {
+
+TEST(RecoverPlan, TheSnapshotsOwnVersionIsWhatIsCompared) {
+  EXPECT_EQ(snapshotVersion(R"({"version":7,"status":"running"})", "version"), 7);
+  EXPECT_EQ(snapshotVersion(R"({"rev":9,"version":7})", "rev"), 9);
+  EXPECT_FALSE(snapshotVersion(R"({"status":"running"})", "version"));
+  EXPECT_FALSE(snapshotVersion(R"({"version":"7"})", "version")) << "a string is not a version";
+  EXPECT_FALSE(snapshotVersion(R"({"version":1.5})", "version"));
+  EXPECT_FALSE(snapshotVersion("not json", "version"));
+}
+
+} // namespace
+} // namespace auditq::pipeline
