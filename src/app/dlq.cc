@@ -68,36 +68,60 @@ int list(const config::Config& cfg, const DlqOptions& o) {
   return kExitOk;
 }
 
+// Re-queues a letter at most once, whatever happens between the XADD and the mark in
+// PostgreSQL: the XADD and a marker key (<stream>:auditq-replayed:<letter id>, kept a week) are
+// one script, and a second run for the same letter gets the first run's entry id back. The new
+// entry carries auditq_replay_of = the letter id.
+constexpr std::string_view kReplayScript = R"(
+local done = redis.call('GET', KEYS[2])
+if done then return done end
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
+return id)";
+constexpr std::string_view kMarkerSeconds = "604800";
+// Lua's unpack takes at most a few thousand values; entries of more fields are refused.
+constexpr size_t kMaxReplayFields = 4000;
+
 int replay(const config::Config& cfg, const DlqOptions& o) {
   auto conn = pg::Connection::open(cfg.postgres);
   auto redis = redis::BlockingClient::connect(cfg.redis);
   std::vector<std::string> fields;
   std::vector<std::string_view> args;
-  auto send = [&](const pg::DeadLetter& d) {
+  auto send = [&](const pg::DeadLetter& d) -> pg::Sent {
     if (!pipeline::parseFieldsJson(d.fields_json, fields)) {
-      throw redis::Error(
-          fmt::format("dead letter {}: stored fields are not [[name, value], ...]", d.id));
+      return {std::nullopt, "its fields were cut (dead_letter.max_field_bytes) or are not [[name, "
+                            "value], ...]: the entry cannot be rebuilt"};
+    }
+    if (fields.empty()) {
+      return {std::nullopt, "no fields (the entry was trimmed from the stream before it was "
+                            "read)"};
     }
     if (fields.size() % 2 == 1) {
       fields.emplace_back(); // a dangling name gets an empty value: XADD needs pairs
     }
-    if (fields.empty()) {
-      throw redis::Error(fmt::format("dead letter {}: no fields to replay", d.id));
+    if (fields.size() + 2 > kMaxReplayFields) {
+      return {std::nullopt, fmt::format("{} fields: more than a replay takes", fields.size())};
     }
-    args.assign({"XADD", d.stream, "*"});
+    const std::string marker = fmt::format("{}:auditq-replayed:{}", d.stream, d.id);
+    const std::string letter = std::to_string(d.id);
+    args.assign({"EVAL", kReplayScript, "2", d.stream, marker, kMarkerSeconds});
     args.insert(args.end(), fields.begin(), fields.end());
+    args.insert(args.end(), {"auditq_replay_of", letter});
     auto reply = redis.command(args);
     if (reply->type != REDIS_REPLY_STRING) {
       throw redis::Error(fmt::format("XADD {}: {}", d.stream,
                                      reply->type == REDIS_REPLY_ERROR ? reply->str : "no id"));
     }
-    return std::string(reply->str, reply->len);
+    return {std::string(reply->str, reply->len), {}};
   };
   const auto result = pg::replayDeadLetters(*conn, o.ids, send);
   std::cout << fmt::format("replayed {} dead letter(s)\n", result.replayed.size());
   if (!result.already_replayed.empty()) {
     std::cout << fmt::format("skipped (already replayed): {}\n",
                              fmt::join(result.already_replayed, ","));
+  }
+  for (const auto& [id, why] : result.unreplayable) {
+    std::cout << fmt::format("skipped (cannot be replayed): {}: {}\n", id, why);
   }
   if (!result.missing.empty()) {
     std::cerr << fmt::format("auditq: no such dead letter: {}\n", fmt::join(result.missing, ","));

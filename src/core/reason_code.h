@@ -26,10 +26,10 @@ enum class ReasonCode {
 };
 
 inline constexpr std::array kAllReasonCodes = {
-    ReasonCode::MissingField,     ReasonCode::DuplicateField, ReasonCode::BadEventType,
-    ReasonCode::UnknownEventType, ReasonCode::BadUuid,        ReasonCode::BadTimestamp,
-    ReasonCode::BadType,          ReasonCode::OutOfRange,     ReasonCode::BadJson,
-    ReasonCode::BadState,         ReasonCode::TooLarge,       ReasonCode::RejectedByDatabase,
+    ReasonCode::MissingField,     ReasonCode::DuplicateField,  ReasonCode::BadEventType,
+    ReasonCode::UnknownEventType, ReasonCode::BadUuid,         ReasonCode::BadTimestamp,
+    ReasonCode::BadType,          ReasonCode::OutOfRange,      ReasonCode::BadJson,
+    ReasonCode::BadState,         ReasonCode::TooLarge,        ReasonCode::RejectedByDatabase,
     ReasonCode::MaxDeliveries,    ReasonCode::VersionMismatch,
 };
 

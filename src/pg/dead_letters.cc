@@ -63,12 +63,14 @@ std::vector<DeadLetter> listDeadLetters(Connection& conn, const DeadLetterFilter
 }
 
 ReplayResult replayDeadLetters(Connection& conn, const std::vector<int64_t>& ids,
-                               const std::function<std::string(const DeadLetter&)>& send) {
+                               const std::function<Sent(const DeadLetter&)>& send) {
   return mapErrors([&] {
     ReplayResult result;
     auto& c = conn.impl().conn;
-    // By id: one transaction. All: chunks, each locking rows no concurrent replay holds.
+    // By id: one transaction. All: chunks in id order (so letters that cannot be replayed are
+    // passed, not met again), each locking rows no concurrent replay holds.
     constexpr int kChunk = 500;
+    int64_t after = 0;
     for (;;) {
       pqxx::work tx(c);
       pqxx::result rows;
@@ -79,10 +81,10 @@ ReplayResult replayDeadLetters(Connection& conn, const std::vector<int64_t>& ids
                               idArray(ids));
       } else {
         rows = tx.exec_params(fmt::format("SELECT {} FROM auditq_dead_letters "
-                                          "WHERE replayed_at IS NULL ORDER BY id LIMIT $1 "
-                                          "FOR UPDATE SKIP LOCKED",
+                                          "WHERE replayed_at IS NULL AND id > $2 ORDER BY id "
+                                          "LIMIT $1 FOR UPDATE SKIP LOCKED",
                                           kColumns),
-                              kChunk);
+                              kChunk, after);
       }
       std::vector<std::pair<int64_t, std::string>> sent;
       std::vector<int64_t> found;
@@ -90,11 +92,17 @@ ReplayResult replayDeadLetters(Connection& conn, const std::vector<int64_t>& ids
         for (const auto& r : rows) {
           const DeadLetter d = fromRow(r);
           found.push_back(d.id);
+          after = std::max(after, d.id);
           if (!d.replayed_at.empty()) {
             result.already_replayed.push_back(d.id);
             continue;
           }
-          sent.emplace_back(d.id, send(d));
+          Sent s = send(d);
+          if (s.entry_id) {
+            sent.emplace_back(d.id, std::move(*s.entry_id));
+          } else {
+            result.unreplayable.emplace_back(d.id, std::move(s.why_not));
+          }
         }
       } catch (...) {
         markReplayed(tx, sent); // what went out is recorded, so a rerun does not send it again

@@ -38,14 +38,23 @@ struct ReplayResult {
   std::vector<int64_t> replayed;
   std::vector<int64_t> already_replayed; // asked for by id, skipped
   std::vector<int64_t> missing;          // asked for by id, no such letter
+  // Letters that cannot be replayed (no fields, fields cut), with why: reported, skipped.
+  std::vector<std::pair<int64_t, std::string>> unreplayable;
+};
+
+// What `send` did with one letter: the entry id it was re-queued as, or why it cannot be.
+struct Sent {
+  std::optional<std::string> entry_id;
+  std::string why_not;
 };
 
 // Replays the letters with the given ids, or every letter not yet replayed when `ids` is
-// empty: `send` re-queues one letter and returns the new entry id; the letter is then marked
-// replayed (replayed_at, replayed_as). If `send` throws, the letters already sent are marked
-// and the exception propagates.
+// empty: `send` re-queues one letter; the letter is then marked replayed (replayed_at,
+// replayed_as). `send` must be idempotent per letter (dlq replay makes it so in Redis): a
+// crash between it and the mark is repaired by the next run. If `send` throws, the letters
+// already sent are marked and the exception propagates.
 ReplayResult replayDeadLetters(Connection& conn, const std::vector<int64_t>& ids,
-                               const std::function<std::string(const DeadLetter&)>& send);
+                               const std::function<Sent(const DeadLetter&)>& send);
 
 // Deletes letters dead-lettered more than `older_than_seconds` ago; returns how many.
 int64_t purgeDeadLetters(Connection& conn, int64_t older_than_seconds);

@@ -355,8 +355,8 @@ private:
   TimeMs last_now_ = 0;     // the latest time an event carried
   Reading reading_ = Reading::None;
   int64_t last_read_block_ = 0;
-  size_t last_read_count_ = 0; // per stream
-  bool backlog_ = false;       // the last read of new entries came back full
+  size_t last_read_count_ = 0;   // per stream
+  bool backlog_ = false;         // the last read of new entries came back full
   size_t entry_cost_ = 0;        // moving average of the bytes one entry adds to a batch
   bool wait_for_writer_ = false; // a top-up read found nothing while every writer was busy
   size_t at_writers_ = 0;

@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <cmath>
+#include <map>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -369,6 +371,82 @@ TEST_F(Dlq, ReplayRequeuesLettersOnceTheCauseIsFixed) {
   EXPECT_NE(missing.err.find("no such dead letter: 987654321"), std::string::npos);
   EXPECT_EQ(dlq({"replay"}).exit_code, 2) << "--id or --all is required";
   EXPECT_EQ(dlq({"replay", "--id", first, "--all"}).exit_code, 2);
+}
+
+TEST_F(Dlq, AReplayKilledAtAnyPointAndRunAgainSendsEachLetterExactlyOnce) {
+  // 1,000 letters, written directly (the daemon is not running: nothing consumes the replays).
+  {
+    auto conn = db_.connect();
+    pqxx::work tx(*conn);
+    tx.exec(fmt::format(
+        "INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason) "
+        "SELECT '{}', g || '-0', jsonb_build_array(jsonb_build_array('type', 'session_updated'), "
+        "jsonb_build_array('n', g::text)), 'bad_uuid' FROM generate_series(1, 1000) g",
+        stream_));
+    tx.commit();
+  }
+  // Killed at random points, again and again, then left to finish.
+  std::mt19937 rng(12345);
+  int kills = 0;
+  for (int round = 0; round < 8; ++round) {
+    Subprocess replay({auditqBinary(), "dlq", "replay", "--all"},
+                      {{"DATABASE_URL", db_.url()}, {"REDIS_URL", redisUrl()}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 150));
+    if (replay.running()) {
+      replay.signal(SIGKILL);
+      ++kills;
+    }
+    replay.wait(10s);
+  }
+  auto last = dlq({"replay", "--all"});
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_GE(kills, 3) << "the test must really interrupt replays";
+  // Downstream: each letter's entry exactly once, and it is the one the letter records.
+  std::vector<std::string_view> range = {"XRANGE", stream_, "-", "+"};
+  auto r = redis_->command(range);
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
+  std::map<std::string, int> per_letter;
+  std::map<std::string, std::string> entry_of;
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* kv = r->element[i]->element[1];
+    for (size_t f = 0; f + 1 < kv->elements; f += 2) {
+      if (std::string_view(kv->element[f]->str) == "auditq_replay_of") {
+        const std::string letter = kv->element[f + 1]->str;
+        ++per_letter[letter];
+        entry_of[letter] = r->element[i]->element[0]->str;
+      }
+    }
+  }
+  EXPECT_EQ(per_letter.size(), 1000u);
+  for (const auto& [letter, n] : per_letter) {
+    ASSERT_EQ(n, 1) << "letter " << letter << " sent " << n << " times";
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters WHERE replayed_at IS NULL"), 0);
+  EXPECT_EQ(db_.scalar("SELECT replayed_as FROM auditq_dead_letters ORDER BY id LIMIT 1"),
+            entry_of[db_.scalar("SELECT min(id) FROM auditq_dead_letters")]);
+}
+
+TEST_F(Dlq, LettersThatCannotBeReplayedAreReportedAndSkipped) {
+  {
+    auto conn = db_.connect();
+    pqxx::work tx(*conn);
+    tx.exec(fmt::format("INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason) VALUES "
+                        "('{0}', '1-0', '[]', 'missing_field'), "
+                        "('{0}', '2-0', '[[\"state\", {{\"cut\": \"x\", \"length\": 9, "
+                        "\"sha256_of_rest\": \"ab\"}}]]', 'too_large'), "
+                        "('{0}', '3-0', '[[\"type\", \"session_updated\"]]', 'bad_uuid')",
+                        stream_));
+    tx.commit();
+  }
+  auto r = dlq({"replay", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("replayed 1 dead letter(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no fields"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cut"), std::string::npos) << r.out;
+  // A second run passes them again without stopping.
+  auto again = dlq({"replay", "--all"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("replayed 0 dead letter(s)"), std::string::npos) << again.out;
 }
 
 TEST_F(Dlq, ReplayWithRedisDownSendsNothingAndSaysSo) {

@@ -118,17 +118,16 @@ TEST_F(IntakeTimeTest, ClockSkewOfLessThanADayIsAccepted) {
 
 TEST_F(IntakeTimeTest, AnExplicitIdWithoutAClockTimeIsNotCompared) {
   EXPECT_TRUE(intake_.add(
-      batch_, entry({"type", "session_started", "session_id", kSession, "ts", "1714647601000"}, 1,
-                    "5-0")));
+      batch_,
+      entry({"type", "session_started", "session_id", kSession, "ts", "1714647601000"}, 1, "5-0")));
 }
 
 TEST_F(IntakeTimeTest, AVersionFieldThatContradictsTheStateIsAVersionMismatch) {
-  EXPECT_FALSE(intake_.add(
-      batch_,
-      entry({"type", "session_updated", "session_id", kSession, "ts", "1714557601000", "version",
-             "9223372036854775807", "state",
-             R"({"sync_mode":"global","status":"running","version":3})"},
-            1, "1714557601000-0")));
+  EXPECT_FALSE(
+      intake_.add(batch_, entry({"type", "session_updated", "session_id", kSession, "ts",
+                                 "1714557601000", "version", "9223372036854775807", "state",
+                                 R"({"sync_mode":"global","status":"running","version":3})"},
+                                1, "1714557601000-0")));
   EXPECT_EQ(batch_.deadLetterReason(0), core::ReasonCode::VersionMismatch);
   // Agreeing, or only one of them: accepted.
   EXPECT_TRUE(intake_.add(
