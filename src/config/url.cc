@@ -1,6 +1,12 @@
 // URL parsing and masking for the Redis and PostgreSQL connection settings.
 #include "config/url.h"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
 #include "core/text.h"
 
 #include <algorithm>
@@ -110,26 +116,84 @@ std::optional<Url> parseUrl(std::string_view text, std::string& error) {
   return url;
 }
 
+namespace {
+
+// Replaces the value of every query parameter named password or sslpassword with "****".
+std::string maskQuery(std::string text) {
+  const auto q = text.find('?');
+  if (q == std::string::npos) {
+    return text;
+  }
+  size_t pos = q + 1;
+  while (pos < text.size()) {
+    const size_t end = std::min(text.find('&', pos), text.size());
+    const size_t eq = text.find('=', pos);
+    if (eq != std::string::npos && eq < end) {
+      std::string key = text.substr(pos, eq - pos);
+      std::transform(key.begin(), key.end(), key.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (key == "password" || key == "sslpassword") {
+        text.replace(eq + 1, end - eq - 1, "****");
+        pos = eq + 1 + 4 + 1;
+        continue;
+      }
+    }
+    pos = end + 1;
+  }
+  return text;
+}
+
+// The secrets libpq itself finds in a PostgreSQL URL (password, sslpassword), wherever they are.
+std::vector<std::string> postgresSecrets(std::string_view text) {
+  std::vector<std::string> secrets;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(std::string(text).c_str(), &error);
+  if (error != nullptr) {
+    PQfreemem(error);
+  }
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    const std::string_view key(o->keyword);
+    if ((key == "password" || key == "sslpassword") && o->val != nullptr && *o->val != '\0') {
+      secrets.emplace_back(o->val);
+    }
+  }
+  PQconninfoFree(options);
+  return secrets;
+}
+
+} // namespace
+
 std::string maskUrl(std::string_view text) {
   std::string error;
   auto url = parseUrl(text, error);
   if (!url) {
-    return text.find('@') == std::string_view::npos ? std::string(text) : std::string("****");
+    return text.find('@') == std::string_view::npos && text.find("password") == std::string::npos
+               ? std::string(text)
+               : std::string("****");
   }
-  if (!url->has_password) {
-    return std::string(text);
+  std::string out(text);
+  if (url->has_password) {
+    // Rebuild only the userinfo part so the rest is shown exactly as configured.
+    const auto sep = text.find("://") + 3;
+    std::string_view rest = text.substr(sep);
+    const auto end_of_authority = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, end_of_authority);
+    const auto at = authority.rfind('@');
+    std::string_view userinfo = authority.substr(0, at);
+    out.assign(text.substr(0, sep));
+    out.append(userinfo.substr(0, userinfo.find(':')));
+    out.append(":****");
+    out.append(rest.substr(at));
   }
-  // Rebuild only the userinfo part so the rest is shown exactly as configured.
-  const auto sep = text.find("://") + 3;
-  std::string_view rest = text.substr(sep);
-  const auto end_of_authority = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, end_of_authority);
-  const auto at = authority.rfind('@');
-  std::string_view userinfo = authority.substr(0, at);
-  std::string out(text.substr(0, sep));
-  out.append(userinfo.substr(0, userinfo.find(':')));
-  out.append(":****");
-  out.append(rest.substr(at));
+  out = maskQuery(std::move(out));
+  if (url->scheme == "postgresql" || url->scheme == "postgres") {
+    // Whatever form libpq accepts a secret in: if it still shows, show nothing of the URL.
+    for (const auto& secret : postgresSecrets(text)) {
+      if (out.find(secret) != std::string::npos && secret != "****") {
+        return url->scheme + "://****";
+      }
+    }
+  }
   return out;
 }
 
@@ -168,7 +232,23 @@ std::string checkPostgresUrl(std::string_view text) {
   if (url->scheme != "postgresql" && url->scheme != "postgres") {
     return "scheme must be postgresql:// or postgres://";
   }
-  return {};
+  // What libpq will make of it: an unknown parameter or a bad value is refused at load, not
+  // at the first connection.
+  char* libpq_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(std::string(text).c_str(), &libpq_error);
+  std::string refused;
+  if (options == nullptr) {
+    refused = libpq_error != nullptr ? libpq_error : "libpq cannot parse it";
+    while (!refused.empty() && (refused.back() == '\n' || refused.back() == ' ')) {
+      refused.pop_back();
+    }
+    refused = "libpq refuses it: " + maskUrl(refused);
+  }
+  if (libpq_error != nullptr) {
+    PQfreemem(libpq_error);
+  }
+  PQconninfoFree(options);
+  return refused;
 }
 
 } // namespace auditq::config

@@ -308,3 +308,31 @@ TEST_F(FreshCluster, DatabasesMigratingAtTheSameMomentAllSucceed) {
 
 } // namespace
 } // namespace auditq::test
+
+namespace auditq::test {
+namespace {
+
+TEST_F(FreshCluster, TheComposeInitScriptQuotesTheApplicationPassword) {
+  // A password that would end the SQL string and run a statement of its own if pasted in.
+  const std::string password = R"(it's "tricky" \ '; CREATE ROLE injected; --)";
+  const std::string url = adminPgUrl(); // postgresql://postgres@127.0.0.1:PORT/postgres
+  const auto colon = url.rfind(':');
+  const std::string port = url.substr(colon + 1, url.find('/', colon) - colon - 1);
+  const auto r =
+      runProcess({"/bin/sh", std::string(AUDITQ_SOURCE_DIR) + "/docker/initdb/10-auditq-roles.sh"},
+                 {{"PATH", "/usr/bin:/bin"},
+                  {"PGHOST", "127.0.0.1"},
+                  {"PGPORT", port},
+                  {"POSTGRES_USER", "postgres"},
+                  {"POSTGRES_DB", "postgres"},
+                  {"AUDITQ_APP_PASSWORD", password}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScratchDatabase db;
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'injected'"), "0");
+  EXPECT_EQ(db.scalar("SELECT pg_has_role('auditq_app', 'auditq_writer', 'member')"), "t");
+  EXPECT_EQ(db.scalar("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'auditq_app'"),
+            "t");
+}
+
+} // namespace
+} // namespace auditq::test

@@ -335,13 +335,14 @@ TEST_F(Ops, PostgresTlsWithVerifyFull) {
   EXPECT_EQ(connect("127.0.0.1", "verify-ca", "server").second.exit_code, 0);
 }
 
-// The ACL rule documented in config/redis-acl.conf, for a user of the given name and password.
-std::vector<std::string> documentedAcl(const std::string& password) {
+// The ACL rule documented in config/redis-acl.conf for `name` (auditq, auditq-tools), with
+// the given password.
+std::vector<std::string> documentedAcl(const std::string& name, const std::string& password) {
   std::ifstream in(std::string(AUDITQ_SOURCE_DIR) + "/config/redis-acl.conf");
   std::string line;
   std::vector<std::string> rules;
   while (std::getline(in, line)) {
-    if (line.rfind("user ", 0) != 0) {
+    if (line.rfind("user " + name + " ", 0) != 0) {
       continue;
     }
     std::istringstream words(line);
@@ -355,12 +356,19 @@ std::vector<std::string> documentedAcl(const std::string& password) {
 }
 
 TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
-  const auto rules = documentedAcl("acl-secret-pw");
-  ASSERT_GT(rules.size(), 10u) << "config/redis-acl.conf has no user line";
+  const auto rules = documentedAcl("auditq", "acl-secret-pw");
+  ASSERT_GT(rules.size(), 10u) << "config/redis-acl.conf has no user line for auditq";
   const std::string user = uniqueName("acl");
   std::vector<std::string_view> args = {"ACL", "SETUSER", user};
   args.insert(args.end(), rules.begin(), rules.end());
   auto reply = redis_->command(args);
+  ASSERT_EQ(reply->type, REDIS_REPLY_STATUS) << (reply->str != nullptr ? reply->str : "");
+  const auto tool_rules = documentedAcl("auditq-tools", "tools-secret-pw");
+  ASSERT_GT(tool_rules.size(), 8u) << "config/redis-acl.conf has no user line for auditq-tools";
+  const std::string tools = uniqueName("tools");
+  std::vector<std::string_view> tool_args = {"ACL", "SETUSER", tools};
+  tool_args.insert(tool_args.end(), tool_rules.begin(), tool_rules.end());
+  reply = redis_->command(tool_args);
   ASSERT_EQ(reply->type, REDIS_REPLY_STATUS) << (reply->str != nullptr ? reply->str : "");
   // The documented key patterns: streams under sync:, session keys under session:.
   stream_ = "sync:" + uniqueName("acl");
@@ -412,9 +420,25 @@ TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
   EXPECT_EQ(err.find("NOPERM"), std::string::npos) << err;
   EXPECT_EQ(err.find("acl-secret-pw"), std::string::npos) << err;
 
-  // recover (SCRIPT LOAD, SET NX, EVALSHA, XGROUP CREATE) and dlq replay (XADD) as that user.
+  // The daemon's user can neither read nor write session keys.
+  config::RedisConfig as_daemon;
+  as_daemon.url = url;
+  auto daemon_client = redis::BlockingClient::connect(as_daemon);
+  const std::string session_key = keys + ":x";
+  const std::vector<std::vector<std::string_view>> forbidden = {{"GET", session_key},
+                                                                {"SET", session_key, "{}"}};
+  for (const auto& cmd : forbidden) {
+    auto r = daemon_client.command(cmd);
+    ASSERT_EQ(r->type, REDIS_REPLY_ERROR) << cmd[0];
+    EXPECT_TRUE(std::string_view(r->str).starts_with("NOPERM")) << r->str;
+  }
+
+  // recover (SCRIPT LOAD, SET NX, EVALSHA, XGROUP CREATE) and dlq replay (EVAL: XADD and a
+  // marker key) as the tools' user.
+  std::string tools_url = redisUrl();
+  tools_url.insert(tools_url.find("://") + 3, tools + ":tools-secret-pw@");
   const std::map<std::string, std::string> env = {
-      {"REDIS_URL", url},
+      {"REDIS_URL", tools_url},
       {"DATABASE_URL", db_.url()},
       {"AUDITQ_CONSUMER_STREAMS", stream_},
       {"AUDITQ_CONSUMER_GROUP", group_},
