@@ -264,10 +264,18 @@ void Consumer::entriesRead(uint64_t epoch, const ReadResult& result,
     // linger waits for entries to arrive, it must not throttle a backlog).
     backlog_ = !entries.empty() && entries.size() >= last_read_count_;
   }
+  if (result.kind == ReadKind::New && last_read_block_ == 0) {
+    if (Slot* f = filling(); f != nullptr && now >= f->first_entry_at + limits_.linger_ms) {
+      f->topped_up = true;
+    }
+  }
   if (result.kind == ReadKind::New && entries.empty() && last_read_block_ == 0) {
-    // A top-up found nothing more: wait for a writer rather than spin on empty reads.
+    // Past the linger, a top-up found nothing more and the batch still cannot go (every
+    // writer busy): wait for a writer rather than spin on empty reads. (Before the linger is
+    // over, the deadline's tick reads again.)
     const Slot* f = filling();
-    if (f != nullptr && !f->batch->empty() && !shouldSeal(*f, now)) {
+    if (f != nullptr && !f->batch->empty() && now >= f->first_entry_at + limits_.linger_ms &&
+        !shouldSeal(*f, now)) {
       wait_for_writer_ = true;
     }
   }
@@ -549,10 +557,12 @@ bool Consumer::shouldSeal(const Slot& slot, TimeMs now) const {
   if (slot.batch->full() || stopping_ || link_ != Link::Ready) {
     return true; // nothing more will be added soon: commit what is held
   }
-  // Group commit: past its linger a batch goes as soon as a writer is idle; while every writer
-  // is busy it keeps growing (fewer, larger commits when PostgreSQL is the bottleneck).
-  return at_writers_ < static_cast<size_t>(cfg_.postgres.writers) &&
-         now >= slot.first_entry_at + limits_.linger_ms;
+  // Past its linger, a batch first collects what arrived meanwhile (one read without BLOCK, more
+  // while reads come back full). Then, group commit: it goes as soon as a writer is idle; while
+  // every writer is busy it keeps growing (fewer, larger commits when PostgreSQL is the
+  // bottleneck).
+  return now >= slot.first_entry_at + limits_.linger_ms && slot.topped_up && !backlog_ &&
+         at_writers_ < static_cast<size_t>(cfg_.postgres.writers);
 }
 
 void Consumer::maybeSeal(TimeMs now) {
@@ -698,6 +708,7 @@ Consumer::Slot* Consumer::takeFree(TimeMs now) {
   for (auto& s : slots_) {
     if (s.state == SlotState::Free) {
       s.state = SlotState::Filling;
+      s.topped_up = false;
       s.batch->setLimits(limits_.max_entries, limits_.max_bytes);
       s.first_entry_at = now;
       s.touched_at = now;

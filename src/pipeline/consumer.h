@@ -282,7 +282,8 @@ private:
     TimeMs first_entry_at = 0;
     TimeMs touched_at = 0; // last read or XCLAIM JUSTID of its entries
     bool copy_needed = false;
-    bool reack = false; // an entry it holds was delivered again while its XACK was out
+    bool reack = false;     // an entry it holds was delivered again while its XACK was out
+    bool topped_up = false; // past its linger, a read collected what had arrived meanwhile
   };
   struct StreamState {
     Group group = Group::Unknown;

@@ -191,14 +191,7 @@ void AsyncConnection::command(std::span<const std::string_view> args,
   Pending* raw = pending.get();
   if (timeout.count() > 0) {
     raw->timer = std::make_unique<boost::asio::steady_timer>(io_, timeout);
-    raw->timer->async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
-      auto self = w.lock();
-      if (ec || !self) {
-        return;
-      }
-      core::log::warn("redis_command_timeout", {{"redis", self->endpoint_.display}});
-      self->close();
-    });
+    armTimeout(*raw->timer, timeout);
   }
   if (redisAsyncCommandArgv(ctx_, &AsyncConnection::onReply, raw, static_cast<int>(argv.size()),
                             argv.data(), lens.data()) != REDIS_OK) {
@@ -207,6 +200,27 @@ void AsyncConnection::command(std::span<const std::string_view> args,
     return; // `pending` is freed here: hiredis did not take it
   }
   (void)pending.release(); // owned by hiredis until onReply
+}
+
+// A command times out when the connection has been silent for `timeout`, not when its reply is
+// not complete by then: a reply of hundreds of megabytes takes a while, and arriving is not
+// hanging. While bytes come in, the wait is renewed.
+void AsyncConnection::armTimeout(boost::asio::steady_timer& timer,
+                                 std::chrono::milliseconds timeout) {
+  timer.async_wait([w = weak_from_this(), &timer, timeout](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self) {
+      return;
+    }
+    const auto quiet = std::chrono::steady_clock::now() - self->last_read_;
+    if (quiet < timeout) {
+      timer.expires_after(timeout - std::chrono::duration_cast<std::chrono::milliseconds>(quiet));
+      self->armTimeout(timer, timeout);
+      return;
+    }
+    core::log::warn("redis_command_timeout", {{"redis", self->endpoint_.display}});
+    self->close();
+  });
 }
 
 void AsyncConnection::onReply(redisAsyncContext* ctx, void* reply, void* privdata) {
@@ -251,6 +265,7 @@ void AsyncConnection::armRead() {
                        if (ec || self->ctx_ == nullptr || !self->want_read_) {
                          return;
                        }
+                       self->last_read_ = std::chrono::steady_clock::now();
                        redisAsyncHandleRead(self->ctx_);
                        self->armRead();
                      });

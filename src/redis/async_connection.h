@@ -45,9 +45,10 @@ public:
   // success. Called at most once per object: reconnecting means a new AsyncConnection.
   void connect(ReadyHandler on_ready);
 
-  // Sends a command (binary-safe arguments). If no reply arrives within `timeout` the
-  // connection is closed and every pending handler gets an error: a hung Redis must not hang
-  // auditq. `timeout` zero means none.
+  // Sends a command (binary-safe arguments). If the connection stays silent for `timeout`
+  // before the reply is complete, it is closed and every pending handler gets an error: a hung
+  // Redis must not hang auditq, a large reply still arriving is not hung. `timeout` zero means
+  // none.
   void command(std::span<const std::string_view> args, std::chrono::milliseconds timeout,
                ReplyHandler handler);
 
@@ -78,6 +79,7 @@ private:
 
   void armRead();
   void armWrite();
+  void armTimeout(boost::asio::steady_timer& timer, std::chrono::milliseconds timeout);
   void connectTo(const std::string& address);
   void finishConnect(std::string_view error);
   void authenticate();
@@ -90,6 +92,8 @@ private:
   boost::asio::posix::stream_descriptor socket_;
   boost::asio::steady_timer connect_timer_;
   boost::asio::ip::tcp::resolver resolver_;
+  // When the socket last had something to read (a command's timeout counts from here).
+  std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
   bool want_read_ = false;
   bool want_write_ = false;
   bool read_armed_ = false;

@@ -388,10 +388,10 @@ TEST_F(Dlq, AReplayKilledAtAnyPointAndRunAgainSendsEachLetterExactlyOnce) {
   // Killed at random points, again and again, then left to finish.
   std::mt19937 rng(12345);
   int kills = 0;
-  for (int round = 0; round < 8; ++round) {
+  for (int round = 0; round < 10; ++round) {
     Subprocess replay({auditqBinary(), "dlq", "replay", "--all"},
                       {{"DATABASE_URL", db_.url()}, {"REDIS_URL", redisUrl()}});
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 150));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));
     if (replay.running()) {
       replay.signal(SIGKILL);
       ++kills;
