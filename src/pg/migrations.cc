@@ -143,7 +143,7 @@ MigrationRun migrateUp(Connection& conn, const std::vector<Migration>& migration
           // pg_authid's unique index, or 42710 duplicate_object) or change it under us (XX000
           // "tuple concurrently updated"). The transaction rolled back: run it again, and the
           // role is found. A migration that fails for a reason of its own fails five times.
-          const std::string state = e.sqlstate();
+          const std::string& state = e.sqlstate();
           if (attempt == 5 ||
               (state != "23505" && state != "42710" && state != "XX000" && state != "40001")) {
             throw;
