@@ -627,16 +627,15 @@ size_t Consumer::readCount(const Batch& batch) const {
   // About what a read may bring to decode at once: a few milliseconds of work.
   static constexpr size_t kReadBytes = size_t{1} << 20;
   // The most one reply may hold whatever the entries are: Redis answers COUNT entries of any
-  // size, and until entries are seen (or if they suddenly grow) only this bounds it.
+  // size, and if they suddenly grow only this bounds it.
   static constexpr size_t kReplyBytes = size_t{16} << 20;
-  size_t count =
-      std::min(batch.room(),
-               std::max<size_t>(1, kReplyBytes / static_cast<size_t>(cfg_.decode.max_entry_bytes)));
-  if (entry_cost_ > 0) {
-    const size_t bytes = std::min(batch.byteRoom(), kReadBytes);
-    count = std::min(count, std::max<size_t>(1, bytes / entry_cost_));
+  if (entry_cost_ == 0) {
+    return 1; // until an entry has been seen, its size is anyone's guess: one
   }
-  return std::max<size_t>(count, 1);
+  const size_t by_reply =
+      std::max<size_t>(1, kReplyBytes / static_cast<size_t>(cfg_.decode.max_entry_bytes));
+  const size_t by_bytes = std::max<size_t>(1, std::min(batch.byteRoom(), kReadBytes) / entry_cost_);
+  return std::max<size_t>(1, std::min({batch.room(), by_reply, by_bytes}));
 }
 
 void Consumer::checkStall(TimeMs now) {

@@ -4,6 +4,7 @@
 // /healthz, /metrics and what systemd is told.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -267,6 +268,45 @@ TEST_F(ConsumerCore, ABacklogOfLargeEntriesStaysWithinTheMemoryBoundByBytes) {
       bound / 1e6);
   EXPECT_GT(peak, 0);
   EXPECT_LT(peak, bound);
+  stopDaemon(*daemon);
+}
+
+TEST_F(ConsumerCore, HealthzAnswersPromptlyWhileWorstCaseEntriesAreDecoded) {
+  // States of 12,000 participants, each entry just under 1 MiB: decoding them is the heaviest
+  // work the event loop does.
+  for (int e = 0; e < 10; ++e) {
+    std::string people;
+    for (int i = 0; i < 12'000; ++i) {
+      people += fmt::format(R"({}{{"participant_id":"{:08x}-0000-4000-8000-{:012d}",)"
+                            R"("total_time_ms":1000}})",
+                            i == 0 ? "" : ",", e, i);
+    }
+    xadd({"type", "session_updated", "session_id", newUuid(), "ts", "1700000000000", "state",
+          R"({"sync_mode":"per_participant","status":"running","version":1,"participants":[)" +
+              people + "]}"});
+  }
+  createGroup();
+  auto daemon = startWithHttp();
+  std::vector<double> ms;
+  while (events() < 10 && ms.size() < 3000) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = get("/healthz");
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
+    EXPECT_EQ(r.status, 200u) << r.error;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(waitFor([&] { return events() == 10 && pending() == 0; }, 60s))
+      << daemon->stderrText();
+  std::sort(ms.begin(), ms.end());
+  const double p99 = ms[ms.size() * 99 / 100];
+  std::cout << fmt::format("FIGURES healthz_under_worst_case: {} probes, p50 {:.1f} ms, p99 {:.1f} "
+                           "ms, max {:.1f} ms\n",
+                           ms.size(), ms[ms.size() / 2], p99, ms.back());
+  // The issue measured over 5 s with every pair of participants compared; 100 ms is the target
+  // on a release build (docs/reliability.md has the figure); this bound also holds under ASan.
+  EXPECT_LT(p99, 1000.0);
   stopDaemon(*daemon);
 }
 

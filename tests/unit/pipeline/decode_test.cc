@@ -1,7 +1,10 @@
 // The entry contract: one test per field shape and per malformed input, with its reason code.
 #include "pipeline/decode.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include <string>
 #include <vector>
@@ -332,6 +335,39 @@ TEST_F(DecodeTest, ReusesBuffersAcrossEntries) {
   EXPECT_FALSE(projection_.present);
   EXPECT_TRUE(projection_.session_columns.empty());
   EXPECT_FALSE(event_.version);
+}
+
+} // namespace
+} // namespace auditq::pipeline
+
+namespace auditq::pipeline {
+namespace {
+
+// A state with `n` participants (about 80 bytes each), the last one repeating the first when
+// `duplicate`.
+std::string manyParticipants(int n, bool duplicate) {
+  std::string people;
+  for (int i = 0; i < n; ++i) {
+    const int id = duplicate && i == n - 1 ? 0 : i;
+    people += fmt::format(R"({}{{"participant_id":"00000000-0000-4000-8000-{:012d}",)"
+                          R"("total_time_ms":1000}})",
+                          i == 0 ? "" : ",", id);
+  }
+  return state("", people);
+}
+
+TEST_F(DecodeTest, TwelveThousandParticipantsAreProjectedEachOnce) {
+  ASSERT_FALSE(run(entry("state", manyParticipants(12'000, false))));
+  EXPECT_EQ(
+      std::count(projection_.participant_rows.begin(), projection_.participant_rows.end(), '\n'),
+      12'000);
+}
+
+TEST_F(DecodeTest, AParticipantListedTwiceAmongTwelveThousandIsFound) {
+  const auto e = run(entry("state", manyParticipants(12'000, true)));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->reason, core::ReasonCode::BadState);
+  EXPECT_NE(std::string(e->detail).find("twice"), std::string::npos);
 }
 
 } // namespace
