@@ -80,22 +80,6 @@ bool validEventType(std::string_view t) {
   return true;
 }
 
-// PostgreSQL's jsonb refuses the \u0000 escape (it cannot store NUL in text); catch it here so
-// the entry is dead-lettered with a reason instead of failing its whole batch.
-bool hasNulEscape(std::string_view json) {
-  for (size_t pos = json.find("\\u0000"); pos != std::string_view::npos;
-       pos = json.find("\\u0000", pos + 1)) {
-    size_t backslashes = 0;
-    while (pos >= backslashes + 1 && json[pos - backslashes - 1] == '\\') {
-      ++backslashes;
-    }
-    if (backslashes % 2 == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 DecodeError error(ReasonCode reason, Field field, std::string_view detail) {
   return DecodeError{reason, kFieldNames[field], detail};
 }
@@ -181,20 +165,30 @@ bool isKnownEventType(std::string_view type) {
 }
 
 Decoder::Decoder(const config::DecodeConfig& decode, const config::ProjectionsConfig& projections)
-    : decode_(decode), projections_(projections) {}
+    : decode_(decode), projections_(projections) {
+  // As deep as jsonb takes (simdjson's default stops at 1,024). Without the memory for it,
+  // deeper documents fail to parse and are dead-lettered: never a crash.
+  if (parser_.allocate(size_t{64} << 10, kMaxJsonDepth + 1) != simdjson::SUCCESS) {
+    parser_ = simdjson::dom::parser{};
+  }
+}
 
 std::optional<DecodeError> Decoder::parseJsonObject(std::string_view field, std::string_view text,
                                                     simdjson::dom::element& out) {
-  padded_.assign(text);
-  padded_.resize(text.size() + simdjson::SIMDJSON_PADDING);
-  if (parser_.parse(padded_.data(), text.size(), false).get(out) != simdjson::SUCCESS) {
-    return DecodeError{ReasonCode::BadJson, field, "not valid JSON (or not UTF-8)"};
+  // What jsonb takes, by its own rules; simdjson then reads the known fields (from a copy
+  // without the numbers it cannot hold, when there are any).
+  bool exotic = false;
+  if (const auto why = jsonb_.check(text, exotic)) {
+    return DecodeError{ReasonCode::BadJson, field, *why};
+  }
+  const std::string_view readable = exotic ? std::string_view(jsonb_.sanitized(text)) : text;
+  padded_.assign(readable);
+  padded_.resize(readable.size() + simdjson::SIMDJSON_PADDING);
+  if (parser_.parse(padded_.data(), readable.size(), false).get(out) != simdjson::SUCCESS) {
+    return DecodeError{ReasonCode::BadJson, field, "not valid JSON"};
   }
   if (!out.is_object()) {
     return DecodeError{ReasonCode::BadType, field, "must be a JSON object"};
-  }
-  if (hasNulEscape(text)) {
-    return DecodeError{ReasonCode::BadJson, field, "contains \\u0000, which PostgreSQL refuses"};
   }
   return std::nullopt;
 }

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "core/reason_code.h"
+#include "pipeline/jsonb_check.h"
 #include "pipeline/session_index.h"
 #include "pipeline/uuid.h"
 
@@ -77,6 +78,7 @@ private:
   const config::DecodeConfig& decode_;
   const config::ProjectionsConfig& projections_;
   simdjson::dom::parser parser_;
+  JsonbCheck jsonb_;
   std::string padded_;             // the JSON being parsed, with simdjson's padding after it
   SessionIndex seen_participants_; // participant ids of the state being decoded
 };

@@ -372,3 +372,34 @@ TEST_F(DecodeTest, AParticipantListedTwiceAmongTwelveThousandIsFound) {
 
 } // namespace
 } // namespace auditq::pipeline
+
+namespace auditq::pipeline {
+namespace {
+
+TEST_F(DecodeTest, NumbersJsonbStoresButSimdjsonCannotHoldAreAccepted) {
+  const std::string s = state(R"(,"id":123456789012345678901,"f":1e400)");
+  ASSERT_FALSE(run(entry("state", s)));
+  EXPECT_EQ(event_.state, s) << "stored as received";
+  EXPECT_EQ(event_.version, 7) << "the known fields are still read";
+}
+
+TEST_F(DecodeTest, ANumberJsonbRefusesIsBadJson) {
+  const auto e = run(entry("state", state(R"(,"x":1e-20000)")));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->reason, core::ReasonCode::BadJson);
+  EXPECT_EQ(e->field, "state");
+}
+
+TEST_F(DecodeTest, AStateNested1100DeepIsAccepted) {
+  const std::string deep = std::string(1100, '[') + std::string(1100, ']');
+  ASSERT_FALSE(run(entry("state", state(R"(,"deep":)" + deep))));
+}
+
+TEST_F(DecodeTest, AKnownFieldHoldingAnExoticNumberHasTheWrongType) {
+  const auto e = run(entry("state", R"({"sync_mode":"global","version":1e400})"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->reason, core::ReasonCode::BadState);
+}
+
+} // namespace
+} // namespace auditq::pipeline
