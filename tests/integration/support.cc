@@ -49,7 +49,7 @@ int spawn(const std::vector<std::string>& args, const std::map<std::string, std:
           const std::string& out_path, const std::string& err_path) {
   std::vector<std::string> env_strings;
   for (const char* keep : {"PATH", "HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
-    if (const char* v = std::getenv(keep); v != nullptr) {
+    if (const char* v = std::getenv(keep); v != nullptr && env.count(keep) == 0) {
       env_strings.push_back(fmt::format("{}={}", keep, v));
     }
   }
