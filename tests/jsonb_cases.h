@@ -54,7 +54,10 @@ inline std::vector<JsonbCase> jsonbCases() {
       {"\\u0000", in("\"\\u0000\""), false},
       {"an escaped tab", in("\"a\\tb\""), true},
       {"a raw tab in a string", in("\"a\tb\""), false},
-      {"a raw control byte", in("\"a\x01" "b\""), false},
+      {"a raw control byte",
+       in("\"a\x01"
+          "b\""),
+       false},
       {"an unknown escape", in("\"\\x\""), false},
       {"not UTF-8", in("\"\xff\""), false},
       {"a trailing comma", in("[1,]"), false},

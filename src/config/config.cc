@@ -254,17 +254,23 @@ Config parseConfig(const std::string& yaml_text, const std::string& origin,
   if (root && !root.IsNull() && !root.IsMap()) {
     throw ConfigError(fmt::format("{}: the top level must be a mapping of sections", origin));
   }
-  if (root && root.IsMap()) {
-    for (const auto& item : root) {
-      const std::string name = item.first.as<std::string>();
-      if (kSections.count(name) == 0) {
+  try {
+    if (root && root.IsMap()) {
+      for (const auto& item : root) {
         const YAML::Mark m = item.first.Mark();
-        throw ConfigError(fmt::format("{}:{}:{}: {}: unknown section (known: {})", origin,
-                                      m.line + 1, m.column + 1, name, fmt::join(kSections, ", ")));
+        // A YAML key may be a list or a mapping (`? [a]: 1`): not a section name.
+        if (!item.first.IsScalar()) {
+          throw ConfigError(fmt::format("{}:{}:{}: a section name must be a word", origin,
+                                        m.line + 1, m.column + 1));
+        }
+        const std::string name = item.first.as<std::string>();
+        if (kSections.count(name) == 0) {
+          throw ConfigError(fmt::format("{}:{}:{}: {}: unknown section (known: {})", origin,
+                                        m.line + 1, m.column + 1, name,
+                                        fmt::join(kSections, ", ")));
+        }
       }
     }
-  }
-  try {
     readSections(root, c, env);
   } catch (const YAML::Exception& e) {
     throw ConfigError(

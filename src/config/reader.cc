@@ -226,6 +226,10 @@ void SectionReader::url(std::string_view key, std::string& value,
 void SectionReader::finish() {
   if (node_ && node_.IsMap()) {
     for (const auto& item : node_) {
+      if (!item.first.IsScalar()) {
+        failing_where_ = markOf(origin_, item.first);
+        fail("?", "a key must be a word, not a list or a mapping");
+      }
       const std::string name = item.first.as<std::string>();
       if (consumed_.count(name) == 0) {
         failing_where_ = markOf(origin_, item.first);

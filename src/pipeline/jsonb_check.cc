@@ -6,8 +6,8 @@
 namespace auditq::pipeline {
 namespace {
 
-constexpr int64_t kMaxDscale = 16'383;        // NUMERIC_DSCALE_MAX
-constexpr int64_t kMaxIntegerDigits = 131'072; // (NUMERIC_WEIGHT_MAX + 1) * 4
+constexpr int64_t kMaxDscale = 16'383;          // NUMERIC_DSCALE_MAX
+constexpr int64_t kMaxIntegerDigits = 131'072;  // (NUMERIC_WEIGHT_MAX + 1) * 4
 constexpr int64_t kMaxExponent = 1'073'741'823; // INT_MAX / 2, beyond which numeric refuses
 
 bool isSpace(char c) {
@@ -97,8 +97,7 @@ std::optional<std::string_view> JsonbCheck::string(std::string_view text, size_t
   return "an unterminated string";
 }
 
-std::optional<std::string_view> JsonbCheck::number(std::string_view text, size_t& i,
-                                                   bool& exotic) {
+std::optional<std::string_view> JsonbCheck::number(std::string_view text, size_t& i, bool& exotic) {
   if (text[i] == '-') {
     ++i;
   }

@@ -217,3 +217,24 @@ TEST(ConfigHttp, ABadListenAddressNamesTheKey) {
 
 } // namespace
 } // namespace auditq::config
+
+namespace auditq::config {
+namespace {
+
+// Found by fuzz_config: a YAML key that is a list or a mapping.
+TEST(Config, ASectionNameThatIsNotAWordIsAConfigError) {
+  EXPECT_THROW(parseConfig("? [batch]\n: {}\n", "t", {}), ConfigError);
+  EXPECT_THROW(parseConfig("? {a: 1}\n: {}\n", "t", {}), ConfigError);
+}
+
+TEST(Config, AKeyThatIsNotAWordIsAConfigError) {
+  try {
+    parseConfig("batch:\n  ? [max_entries]\n  : 5\n", "t", {});
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch."), std::string::npos) << e.what();
+  }
+}
+
+} // namespace
+} // namespace auditq::config
