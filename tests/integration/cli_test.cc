@@ -58,6 +58,16 @@ TEST(Cli, CheckConfigNeverPrintsSecrets) {
   EXPECT_TRUE(contains(r.out, "redis://app:****@127.0.0.1:1/0")) << r.out;
 }
 
+TEST(Cli, CheckConfigNeverPrintsAPasswordFromTheQueryString) {
+  // Also when the connection fails: the error names the server, not its password.
+  auto r = runAuditq({"check-config", "--connect"},
+                     {{"REDIS_URL", redisUrl()},
+                      {"DATABASE_URL", "postgresql://app@127.0.0.1:1/db?password=hunter4"}});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_FALSE(contains(r.out + r.err, "hunter4")) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "password=****")) << r.out;
+}
+
 TEST(Cli, CheckConfigConnectSucceedsWhenBothServersAnswer) {
   auto r = runAuditq({"check-config", "--connect"},
                      {{"REDIS_URL", redisUrl()}, {"DATABASE_URL", adminPgUrl()}});

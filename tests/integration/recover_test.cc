@@ -194,6 +194,24 @@ TEST_F(Recover, ANewerKeyInRedisIsKeptAnOlderOneReplaced) {
   EXPECT_NE(r.out.find("newer_in_redis 2)"), std::string::npos) << r.out;
 }
 
+TEST_F(Recover, ItComparesTheVersionInsideTheSnapshotNotTheColumn) {
+  ingest();
+  flushall();
+  // A row written before version_mismatch existed: the column says 9, its snapshot says 3.
+  db_.scalar(fmt::format("UPDATE sync_sessions SET version = 9 WHERE session_id = '{}'", live_[0]));
+  const std::string newer = R"({"version": 5, "written": "by the application"})";
+  set(live_[0], newer);
+  // A key whose version is not a number, or NaN (Lua's tonumber takes "nan"): not comparable.
+  set(live_[1], R"({"version": "nan"})");
+  set(live_[2], R"({"version": "seven"})");
+  auto r = recover();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(get(live_[0]), newer) << "3 (the snapshot) is older than 5 (the key)";
+  EXPECT_EQ(get(live_[1]), R"({"version": "nan"})");
+  EXPECT_EQ(get(live_[2]), R"({"version": "seven"})");
+  EXPECT_NE(r.out.find("newer_in_redis 3)"), std::string::npos) << r.out;
+}
+
 TEST_F(Recover, DryRunWritesNothing) {
   ingest();
   flushall();
