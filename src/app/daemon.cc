@@ -479,8 +479,10 @@ private:
                                           {"batch_linger_ms", limits.linger_ms},
                                           {"changed_need_restart", restart}});
       core_.limitsChanged(limits, now());
+      metrics_.reloads_applied++;
       drain();
     } catch (const config::ConfigError& e) {
+      metrics_.reloads_refused++;
       core::log::error("config_reload_refused", {{"error", e.what()}, {"action", "kept old"}});
     }
   }

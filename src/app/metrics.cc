@@ -250,6 +250,10 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
          "Pending entries found deleted from the stream when claimed.", s.reclaimed_deleted);
   single(out, "auditq_consumers_deleted_total", "counter",
          "Idle consumers with nothing pending removed from the group.", m.consumers_deleted);
+  out.family("auditq_config_reloads_total", "counter",
+             "SIGHUP reloads of the configuration file, applied or refused (old one kept).");
+  out.sample("auditq_config_reloads_total", {{"result", "applied"}}, m.reloads_applied);
+  out.sample("auditq_config_reloads_total", {{"result", "refused"}}, m.reloads_refused);
   single(out, "auditq_consumer_groups_recreated_total", "counter",
          "Consumer groups re-created after Redis lost them, after the newest committed entry.",
          s.groups_recreated);

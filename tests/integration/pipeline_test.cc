@@ -229,21 +229,20 @@ TEST_F(Pipeline, ShutdownTimeoutExitsOneAndLeavesUncommittedEntriesPending) {
 
 TEST_F(Pipeline, SighupAppliesAValidFileAndRefusesAnInvalidOne) {
   const std::string path = writeTempFile("log:\n  level: info\n");
-  auto daemon = startDaemon({{"AUDITQ_CONFIG", path}});
-  ASSERT_TRUE(waitFor([&] {
-    return daemon->stderrText().find("redis_connected") != std::string::npos;
-  })) << daemon->stderrText();
+  auto daemon = startWithHttp({{"AUDITQ_CONFIG", path}});
+  ASSERT_TRUE(waitStatus("/readyz", 200, 20s)) << daemon->stderrText();
   std::ofstream(path) << "log:\n  level: loud\n";
   daemon->signal(SIGHUP);
   ASSERT_TRUE(waitFor([&] {
-    return daemon->stderrText().find("config_reload_refused") != std::string::npos;
+    return metric(R"(auditq_config_reloads_total{result="refused"})") == 1;
   })) << daemon->stderrText();
+  EXPECT_EQ(metric(R"(auditq_config_reloads_total{result="applied"})"), 0);
   EXPECT_TRUE(daemon->running());
   std::ofstream(path) << "log:\n  level: debug\nbatch:\n  max_entries: 2\n"
                          "decode:\n  strict_types: true\n";
   daemon->signal(SIGHUP);
   ASSERT_TRUE(waitFor([&] {
-    return daemon->stderrText().find("config_reloaded log_level=debug") != std::string::npos;
+    return metric(R"(auditq_config_reloads_total{result="applied"})") == 1;
   })) << daemon->stderrText();
   const std::string err = daemon->stderrText();
   EXPECT_NE(err.find("batch_max_entries=2"), std::string::npos) << err;
