@@ -279,7 +279,8 @@ public:
     const std::string file = fmt::format("/tmp/auditq-bench-{}.copy", getpid());
     const std::string cols =
         "session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms, "
-        "cycle_number, \"timestamp\", state_snapshot, metadata, stream, entry_id, version";
+        "cycle_number, \"timestamp\", state_snapshot, metadata, stream, entry_id, version, "
+        "entry_ms, entry_seq";
     timePsql(fmt::format("\\copy (SELECT {} FROM sync_events) TO '{}'\n", cols, file));
     auto fresh = [&] {
       pqxx::nontransaction tx(pg_);
@@ -296,7 +297,7 @@ public:
                                     "FROM bench_copy WITH NO DATA;\n"
                                     "\\copy st ({0}) FROM '{1}'\n"
                                     "INSERT INTO bench_copy ({0}) SELECT {0} FROM st "
-                                    "ON CONFLICT (stream, entry_id) DO NOTHING;\nCOMMIT;\n",
+                                    "ON CONFLICT (stream, entry_ms, entry_seq) DO NOTHING;\nCOMMIT;\n",
                                     cols, file))};
     pqxx::nontransaction tx(pg_);
     tx.exec("DROP TABLE bench_copy");
@@ -317,8 +318,8 @@ public:
     pg_.prepare("insert_event",
                 "INSERT INTO sync_events (session_id, event_type, participant_id, "
                 "time_remaining_ms, time_elapsed_ms, cycle_number, \"timestamp\", "
-                "state_snapshot, metadata, version) VALUES ($1, $2, $3, $4, $5, $6, "
-                "to_timestamp($7::bigint / 1000.0), $8, $9, $10)");
+                "state_snapshot, metadata, version, entry_ms) VALUES ($1, $2, $3, $4, $5, $6, "
+                "to_timestamp($7::bigint / 1000.0), $8, $9, $10, $7::bigint)");
     const auto t0 = Clock::now();
     const int64_t ms = nowMs();
     for (uint64_t i = 0; i < sample; ++i) {

@@ -4,7 +4,7 @@
 -- one {age_seconds} s old; sync_sessions holds each session's newest snapshot reference.
 -- Used by `scripts/bench recover` and the recovery tests, which fill in the named fields.
 INSERT INTO sync_events (session_id, event_type, "timestamp", state_snapshot, metadata, stream,
-                         entry_id, version)
+                         entry_id, version, entry_ms, entry_seq)
 SELECT md5('{seed}' || s)::uuid,
        'session_updated',
        now() - make_interval(secs => {age_seconds} + {events} - v),
@@ -15,7 +15,9 @@ SELECT md5('{seed}' || s)::uuid,
        '{{}}',
        '{stream}',
        (1700000000000 + s * {events} + v)::text || '-0',
-       v
+       v,
+       1700000000000 + s * {events} + v,
+       0
 FROM generate_series(1, {live} + {terminal} + {tombstoned}) AS s,
      generate_series(1, {events}) AS v;
 

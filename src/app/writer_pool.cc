@@ -14,8 +14,11 @@ namespace auditq::app {
 // One writer thread's own state: its connection, its retry delays, and what it needs to
 // rebuild parts of a batch when isolating refused rows.
 struct WriterPool::Worker {
-  explicit Worker(const config::Config& cfg)
-      : writer(cfg.postgres, cfg.projections),
+  Worker(const config::Config& cfg, int64_t index)
+      : writer(cfg.postgres, cfg.projections,
+               pg::WriterOptions{fmt::format("{}/{}", cfg.consumer.name, index),
+                                 cfg.partitions.widthMs(), cfg.notify.enabled,
+                                 cfg.notify.channel}),
         backoff(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
         intake(cfg.decode, cfg.projections, cfg.dead_letter),
         part(cfg.batch, cfg.projections, cfg.dead_letter.max_field_bytes) {}
@@ -36,7 +39,7 @@ WriterPool::WriterPool(const config::Config& cfg, boost::asio::io_context& io, C
       breaker_(cfg.retry.breaker_failures, pipeline::Backoff(cfg.retry.initial_ms, cfg.retry.max_ms,
                                                              pipeline::Backoff::randomSeed())) {
   for (int64_t i = 0; i < cfg.postgres.writers; ++i) {
-    threads_.emplace_back([this] { loop(); });
+    threads_.emplace_back([this, i] { loop(i); });
   }
 }
 
@@ -76,8 +79,8 @@ std::string_view WriterPool::lastFailureClass() const {
   return pipeline::failureClassName(last_failure_.load());
 }
 
-void WriterPool::loop() {
-  Worker w(cfg_);
+void WriterPool::loop(int64_t index) {
+  Worker w(cfg_, index);
   // Connect now rather than at the first batch: readiness (and systemd's READY=1) wait for it.
   ping(w);
   const auto idle = std::chrono::milliseconds(cfg_.postgres.ping_interval_ms);

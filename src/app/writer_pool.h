@@ -73,7 +73,7 @@ private:
   struct Worker;
   using Clock = std::chrono::steady_clock;
 
-  void loop();
+  void loop(int64_t index);
   void ping(Worker& w);
   void noteConnection(Worker& w, bool was_connected);
   void process(Worker& w, pipeline::Batch* batch);

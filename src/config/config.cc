@@ -166,6 +166,36 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.finish();
   }
   {
+    auto r = section("partitions");
+    r.choice("interval", c.partitions.interval, {"day", "week"});
+    r.integer("premake", c.partitions.premake, 1, 366);
+    r.integer("check_interval_ms", c.partitions.check_interval_ms, 1000, int64_t{24} * 3'600'000);
+    r.finish();
+  }
+  {
+    auto r = section("retention");
+    r.duration("keep", c.retention.keep_seconds, 86'400, int64_t{100} * 365 * 86'400);
+    r.choice("action", c.retention.action, {"drop", "detach"});
+    // Never remove the newest snapshot of a session --recover would still restore.
+    const int64_t recover_age =
+        c.recover.max_age_seconds > 0 ? c.recover.max_age_seconds : c.recover.ttl_seconds;
+    if (c.retention.keep_seconds > 0 && c.retention.keep_seconds < recover_age) {
+      r.fail("keep", fmt::format("must be at least recover.max_age_seconds ({} s; ttl_seconds "
+                                 "when 0): the snapshots --recover restores must be kept, got {} s",
+                                 recover_age, c.retention.keep_seconds));
+    }
+    r.finish();
+  }
+  {
+    auto r = section("notify");
+    r.boolean("enabled", c.notify.enabled);
+    r.string("channel", c.notify.channel);
+    if (c.notify.channel.empty() || c.notify.channel.size() > 63) {
+      r.fail("channel", fmt::format("must be 1..63 characters, got '{}'", c.notify.channel));
+    }
+    r.finish();
+  }
+  {
     auto r = section("shutdown");
     r.integer("timeout_ms", c.shutdown.timeout_ms, 0, kMaxTimeoutMs);
     r.finish();
@@ -196,7 +226,8 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 
 const std::set<std::string, std::less<>> kSections = {
     "redis",       "postgres", "consumer", "batch", "decode", "projections", "retry",
-    "dead_letter", "recover",  "shutdown", "http",  "health", "log"};
+    "dead_letter", "recover",  "partitions", "retention", "notify", "shutdown", "http",  "health",
+    "log"};
 
 } // namespace
 

@@ -89,6 +89,24 @@ struct RecoverConfig {
   int64_t readers = 2;                   // parallel readers, each with its own Redis writer
 };
 
+// sync_events and auditq_dead_letters are partitioned by the entry id's time.
+struct PartitionsConfig {
+  std::string interval = "day";         // day or week (weeks start on Monday, UTC)
+  int64_t premake = 7;                  // partitions kept ready ahead of now
+  int64_t check_interval_ms = 3'600'000; // how often the daemon premakes and prunes
+  int64_t widthMs() const { return interval == "week" ? 604'800'000 : 86'400'000; }
+};
+
+struct RetentionConfig {
+  int64_t keep_seconds = 0;     // partitions entirely older than this are removed; 0: off
+  std::string action = "drop";  // drop, or detach (kept as tables for archiving)
+};
+
+struct NotifyConfig {
+  bool enabled = false;
+  std::string channel = "auditq_events"; // one NOTIFY per committed batch and stream
+};
+
 struct ShutdownConfig {
   int64_t timeout_ms = 30000;
 };
@@ -133,6 +151,9 @@ struct Config {
   RetryConfig retry;
   DeadLetterConfig dead_letter;
   RecoverConfig recover;
+  PartitionsConfig partitions;
+  RetentionConfig retention;
+  NotifyConfig notify;
   ShutdownConfig shutdown;
   HttpConfig http;
   HealthConfig health;

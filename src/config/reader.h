@@ -25,6 +25,8 @@ public:
   void integer(std::string_view key, int64_t& value, int64_t min, int64_t max);
   // Like integer, but also accepts a KiB/MiB/GiB suffix ("4MiB").
   void size(std::string_view key, int64_t& value, int64_t min, int64_t max);
+  // Seconds: a number with an s/m/h/d/w suffix ("90d"), or "off" (0).
+  void duration(std::string_view key, int64_t& value, int64_t min, int64_t max);
   void boolean(std::string_view key, bool& value);
   void string(std::string_view key, std::string& value);
   void choice(std::string_view key, std::string& value,

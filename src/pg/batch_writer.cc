@@ -10,23 +10,24 @@
 #include <fmt/format.h>
 
 #include "core/clock.h"
+#include "core/entry_id.h"
 #include "core/log.h"
 #include "pg/connection_impl.h"
 
 namespace auditq::pg {
 namespace {
 
-constexpr std::array<const char*, 13> kEventColumns = {
+constexpr std::array<const char*, 15> kEventColumns = {
     "session_id",      "event_type",   "participant_id", "group_id",       "time_remaining_ms",
     "time_elapsed_ms", "cycle_number", "\"timestamp\"",  "state_snapshot", "metadata",
-    "stream",          "entry_id",     "version"};
+    "stream",          "entry_id",     "version",        "entry_ms",       "entry_seq"};
 
 constexpr const char* kCreateStaging = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_events (
     session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
     time_remaining_ms integer, time_elapsed_ms integer, cycle_number integer,
     "timestamp" timestamptz, state_snapshot jsonb, metadata jsonb, stream text, entry_id text,
-    version bigint) ON COMMIT DELETE ROWS;
+    version bigint, entry_ms bigint, entry_seq bigint) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_sessions (
     session_id uuid, sync_mode sync_mode, time_per_cycle_ms integer, increment_ms integer,
     max_time_ms integer, created_at timestamptz, started_at timestamptz, completed_at timestamptz,
@@ -41,8 +42,8 @@ CREATE TEMP TABLE IF NOT EXISTS auditq_stage_participants (
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_tombstones (
     session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
-    stream text, entry_id text, fields jsonb, reason text, error text, delivery_count bigint)
-    ON COMMIT DELETE ROWS;
+    stream text, entry_id text, entry_ms bigint, entry_seq bigint, fields jsonb, reason text,
+    error text, delivery_count bigint) ON COMMIT DELETE ROWS;
 )";
 
 // An entry already dead-lettered (by another consumer that took it over) is never also an
@@ -50,23 +51,27 @@ CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
 constexpr const char* kInsertStagedEvents = R"(
 INSERT INTO sync_events (session_id, event_type, participant_id, group_id, time_remaining_ms,
                          time_elapsed_ms, cycle_number, "timestamp", state_snapshot, metadata,
-                         stream, entry_id, version)
+                         stream, entry_id, version, entry_ms, entry_seq)
 SELECT session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms,
-       cycle_number, "timestamp", state_snapshot, metadata, stream, entry_id, version
+       cycle_number, "timestamp", state_snapshot, metadata, stream, entry_id, version, entry_ms,
+       entry_seq
 FROM auditq_stage_events s
 WHERE NOT EXISTS (SELECT 1 FROM auditq_dead_letters d
-                  WHERE d.stream = s.stream AND d.entry_id = s.entry_id)
-ON CONFLICT (stream, entry_id) DO NOTHING)";
+                  WHERE d.stream = s.stream AND d.entry_id = s.entry_id
+                    AND d.entry_ms = s.entry_ms)
+ON CONFLICT (stream, entry_ms, entry_seq) DO NOTHING)";
 
 // An entry already in sync_events is never also dead-lettered: one delivered too often
 // (max_deliveries) may have been committed by a run that died before its XACK.
 constexpr const char* kInsertDeadLetters = R"(
-INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason, error, delivery_count)
-SELECT d.stream, d.entry_id, d.fields, d.reason, d.error, d.delivery_count
+INSERT INTO auditq_dead_letters (stream, entry_id, entry_ms, fields, reason, error,
+                                 delivery_count)
+SELECT d.stream, d.entry_id, d.entry_ms, d.fields, d.reason, d.error, d.delivery_count
 FROM auditq_stage_dead_letters d
 WHERE NOT EXISTS (SELECT 1 FROM sync_events e
-                  WHERE e.stream = d.stream AND e.entry_id = d.entry_id)
-ON CONFLICT (stream, entry_id) DO NOTHING)";
+                  WHERE e.stream = d.stream AND e.entry_ms = d.entry_ms
+                    AND e.entry_seq = d.entry_seq)
+ON CONFLICT (stream, entry_id, entry_ms) DO NOTHING)";
 
 // Where an entry stands among the states of a session: its version (none: below every
 // version), then its entry id numerically, then its stream. A state is written only over one
@@ -164,8 +169,42 @@ constexpr std::array<const char*, 12> kParticipantStageColumns = {
     "snapshot_stream",      "snapshot_entry_id"};
 constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "deleted_at", "stream",
                                                                "entry_id"};
-constexpr std::array<const char*, 6> kDeadLetterStageColumns = {
-    "stream", "entry_id", "fields", "reason", "error", "delivery_count"};
+constexpr std::array<const char*, 8> kDeadLetterStageColumns = {
+    "stream", "entry_id", "entry_ms", "entry_seq", "fields", "reason", "error", "delivery_count"};
+
+// The batch's digest, chained to the previous batch of the same writer (chain $1): its rows are
+// those this transaction inserted (batch_id, set from auditq.batch), found through the unique
+// key's range ($2..$3 entry times, streams $4). A batch that inserted nothing records nothing.
+constexpr const char* kRecordBatch = R"(
+INSERT INTO auditq_batches (id, chain, seq, streams, first_ms, last_ms, row_count, rows_digest,
+                            prev_digest, digest)
+SELECT b.id, $1, coalesce(p.seq, 0) + 1, r.streams, r.first_ms, r.last_ms, r.n, r.d, p.digest,
+       sha256(coalesce(p.digest, ''::bytea) || r.d)
+FROM (SELECT current_setting('auditq.batch')::bigint AS id) b
+CROSS JOIN LATERAL (
+  SELECT count(*)::int AS n, array_agg(DISTINCT e.stream) AS streams,
+         min(e.entry_ms) AS first_ms, max(e.entry_ms) AS last_ms,
+         sha256(convert_to(coalesce(string_agg(auditq_event_canon(e), E'\n'
+                                               ORDER BY e.stream, e.entry_ms, e.entry_seq), ''),
+                           'UTF8')) AS d
+  FROM sync_events e
+  WHERE e.stream = ANY($4::text[]) AND e.entry_ms BETWEEN $2 AND $3 AND e.batch_id = b.id) r
+LEFT JOIN LATERAL (SELECT q.seq, q.digest FROM auditq_batches q WHERE q.chain = $1
+                   ORDER BY q.seq DESC LIMIT 1) p ON true
+WHERE r.n > 0)";
+
+// notify.enabled: one notification per stream of the batch, with the ids it committed.
+constexpr const char* kNotifyBatch = R"(
+SELECT pg_notify($1, json_build_object('stream', e.stream,
+                                       'first', (min(ARRAY[e.entry_ms, e.entry_seq]))[1] || '-' ||
+                                                (min(ARRAY[e.entry_ms, e.entry_seq]))[2],
+                                       'last', (max(ARRAY[e.entry_ms, e.entry_seq]))[1] || '-' ||
+                                               (max(ARRAY[e.entry_ms, e.entry_seq]))[2],
+                                       'rows', count(*))::text)
+FROM sync_events e
+WHERE e.stream = ANY($4::text[]) AND e.entry_ms BETWEEN $2 AND $3
+  AND e.batch_id = current_setting('auditq.batch')::bigint
+GROUP BY e.stream)";
 
 // libpq is handed about this much per call: big enough to amortise the call, small enough that
 // libpqxx's copy of each chunk stays cheap.
@@ -203,13 +242,19 @@ void copyRows(pqxx::transaction_base& tx, const char* table,
 struct BatchWriter::Impl {
   const config::PostgresConfig& postgres;
   const config::ProjectionsConfig& projections;
+  WriterOptions options;
   std::unique_ptr<Connection> conn;
   std::string chunk;
+  std::string streams; // the batch's streams as a text[] literal
+  // Entry-time ranges [lo, hi) the partitions of sync_events and auditq_dead_letters both
+  // cover, as last read; a batch with an entry outside them has its partitions made first.
+  std::vector<std::pair<int64_t, int64_t>> covered;
 };
 
 BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
-                         const config::ProjectionsConfig& projections)
-    : impl_(std::make_unique<Impl>(Impl{postgres, projections, nullptr, {}})) {}
+                         const config::ProjectionsConfig& projections, WriterOptions options)
+    : impl_(std::make_unique<Impl>(Impl{postgres, projections, std::move(options), nullptr, {}, {},
+                                        {}})) {}
 
 BatchWriter::~BatchWriter() = default;
 
@@ -243,8 +288,11 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
       c.prepare("auditq_insert_dead_letters", kInsertDeadLetters);
       c.prepare("auditq_upsert_sessions", kUpsertSessions);
       c.prepare("auditq_upsert_participants", kUpsertParticipants);
-      c.prepare("auditq_any_dead_lettered", "SELECT EXISTS (SELECT 1 FROM auditq_dead_letters "
-                                            "WHERE stream = $1 AND entry_id = ANY($2::text[]))");
+      c.prepare("auditq_any_dead_lettered",
+                "SELECT EXISTS (SELECT 1 FROM auditq_dead_letters WHERE stream = $1 "
+                "AND entry_id = ANY($2::text[]) AND entry_ms BETWEEN $3 AND $4)");
+      c.prepare("auditq_record_batch", kRecordBatch);
+      c.prepare("auditq_notify_batch", kNotifyBatch);
     });
     impl_->conn = std::move(conn);
     return true;
@@ -264,6 +312,8 @@ struct RedoStaged {};
 // dead letter's NOT EXISTS (sync_events) and an event's check against auditq_dead_letters each
 // see the other's commit, never both miss it. Locks are taken in stream order.
 void lockStreams(pqxx::work& tx, const pipeline::Batch& batch) {
+  // The rows' batch_id default reads this; the digest finds the rows by it.
+  std::string sql = "SELECT set_config('auditq.batch', nextval('auditq_batch_ids')::text, true);";
   std::vector<std::string> keys;
   for (const auto& ids : batch.acks()) {
     keys.push_back("auditq_entries:" + ids.stream());
@@ -271,13 +321,10 @@ void lockStreams(pqxx::work& tx, const pipeline::Batch& batch) {
   std::sort(keys.begin(), keys.end());
   const char* fn =
       batch.deadLetters() > 0 ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared";
-  std::string sql;
   for (const auto& k : keys) {
     fmt::format_to(std::back_inserter(sql), "SELECT {}(hashtextextended({}, 0));", fn, tx.quote(k));
   }
-  if (!sql.empty()) {
-    tx.exec(sql);
-  }
+  tx.exec(sql);
 }
 
 // Whether an event of the batch is a dead letter already (taken over and dead-lettered by
@@ -293,7 +340,8 @@ bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& 
       ids.append(s.id(i)); // ids are digits and a dash: no quoting
     }
     ids.push_back('}');
-    const auto r = tx.exec_prepared("auditq_any_dead_lettered", s.stream(), ids);
+    const auto r = tx.exec_prepared("auditq_any_dead_lettered", s.stream(), ids,
+                                    batch.minEntryMs(), batch.maxEntryMs());
     if (!r.empty() && r[0][0].as<bool>()) {
       return true;
     }
@@ -301,8 +349,28 @@ bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& 
   return false;
 }
 
+// The batch's streams as a text[] literal, quoted for the array syntax.
+void streamsLiteral(const pipeline::Batch& batch, std::string& out) {
+  out = "{";
+  for (const auto& ids : batch.acks()) {
+    if (out.size() > 1) {
+      out.push_back(',');
+    }
+    out.push_back('"');
+    for (char ch : ids.stream()) {
+      if (ch == '"' || ch == '\\') {
+        out.push_back('\\');
+      }
+      out.push_back(ch);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+}
+
 void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
-                      WriteOutcome& outcome, std::string& chunk) {
+                      const WriterOptions& options, WriteOutcome& outcome, std::string& chunk,
+                      std::string& streams) {
   pqxx::work tx(c);
   lockStreams(tx, batch);
   if (batch.events() > 0) {
@@ -342,10 +410,91 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
              chunk);
     tx.exec_prepared0("auditq_upsert_participants");
   }
+  if (batch.events() > 0) {
+    streamsLiteral(batch, streams);
+    tx.exec_prepared0("auditq_record_batch", options.chain, batch.minEntryMs(), batch.maxEntryMs(),
+                      streams);
+    if (options.notify) {
+      tx.exec_prepared("auditq_notify_batch", options.notify_channel, batch.minEntryMs(),
+                       batch.maxEntryMs(), streams);
+    }
+  }
   tx.commit();
 }
 
 } // namespace
+
+void BatchWriter::loadCoverage() {
+  auto& c = impl_->conn->impl().conn;
+  pqxx::nontransaction tx(c);
+  // Ranges both tables cover: each table's attached partitions merged where they touch, then
+  // intersected.
+  std::vector<std::pair<int64_t, int64_t>> per[2];
+  for (const auto& row :
+       tx.exec("SELECT parent = 'sync_events', coalesce(lo_ms, -9223372036854775808)::bigint, "
+               "coalesce(hi_ms, 9223372036854775807)::bigint FROM auditq_partitions "
+               "WHERE detached_at IS NULL ORDER BY 1, 2")) {
+    auto& v = per[row[0].as<bool>() ? 0 : 1];
+    const auto lo = row[1].as<int64_t>();
+    const auto hi = row[2].as<int64_t>();
+    if (!v.empty() && v.back().second == lo) {
+      v.back().second = hi;
+    } else {
+      v.emplace_back(lo, hi);
+    }
+  }
+  impl_->covered.clear();
+  for (const auto& a : per[0]) {
+    for (const auto& b : per[1]) {
+      const int64_t lo = std::max(a.first, b.first);
+      const int64_t hi = std::min(a.second, b.second);
+      if (lo < hi) {
+        impl_->covered.emplace_back(lo, hi);
+      }
+    }
+  }
+}
+
+void BatchWriter::ensurePartitions(const pipeline::Batch& batch) {
+  const auto within = [&](int64_t lo_ms, int64_t hi_ms) {
+    for (const auto& [lo, hi] : impl_->covered) {
+      // hi == INT64_MAX: MAXVALUE, which includes INT64_MAX itself
+      if (lo <= lo_ms && (hi_ms < hi || hi == INT64_MAX)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (within(batch.minEntryMs(), batch.maxEntryMs())) {
+    return;
+  }
+  loadCoverage();
+  if (within(batch.minEntryMs(), batch.maxEntryMs())) {
+    return;
+  }
+  auto& c = impl_->conn->impl().conn;
+  for (const auto& ids : batch.acks()) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto id = core::EntryId::parse(ids.id(i)).value_or(core::EntryId{});
+      const auto ms = static_cast<int64_t>(std::min(id.ms, static_cast<uint64_t>(INT64_MAX)));
+      if (within(ms, ms)) {
+        continue;
+      }
+      {
+        pqxx::nontransaction tx(c);
+        for (const char* parent : {"sync_events", "auditq_dead_letters"}) {
+          const auto made = tx.exec_params1("SELECT auditq_ensure_partition($1, $2, $3)", parent,
+                                            ms, impl_->options.partition_width_ms);
+          if (!made[0].is_null()) {
+            core::log::info("partition_created", {{"partition", made[0].c_str()},
+                                                  {"on_demand_for", ids.id(i)}});
+          }
+        }
+      }
+      loadCoverage();
+    }
+  }
+}
 
 WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
   WriteOutcome outcome;
@@ -362,7 +511,10 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
     bool staged = false;
     for (;;) {
       try {
-        mapErrors([&] { writeTransaction(c, batch, staged, outcome, chunk); });
+        mapErrors([&] {
+          ensurePartitions(batch);
+          writeTransaction(c, batch, staged, impl_->options, outcome, chunk, impl_->streams);
+        });
         break;
       } catch (const RedoStaged&) {
         staged = true; // the transaction was rolled back as `tx` went out of scope

@@ -26,9 +26,18 @@ struct WriteOutcome {
   int64_t duration_us = 0;
 };
 
+// What a writer adds to every batch it commits.
+struct WriterOptions {
+  std::string chain = "auditq"; // its digest chain in auditq_batches ("<consumer>/<writer>")
+  int64_t partition_width_ms = 86'400'000; // partitions.interval, for partitions made on demand
+  bool notify = false;                     // notify.enabled
+  std::string notify_channel = "auditq_events";
+};
+
 class BatchWriter {
 public:
-  BatchWriter(const config::PostgresConfig& postgres, const config::ProjectionsConfig& projections);
+  BatchWriter(const config::PostgresConfig& postgres, const config::ProjectionsConfig& projections,
+              WriterOptions options = {});
   ~BatchWriter();
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
@@ -49,6 +58,11 @@ public:
   bool connected() const;
 
 private:
+  // Entries outside every partition (far past or future, or a day not yet premade) get theirs
+  // before the batch's transaction: a batch never fails for want of a partition.
+  void ensurePartitions(const pipeline::Batch& batch);
+  void loadCoverage();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -52,10 +52,19 @@ std::map<int, Applied> readApplied(pqxx::transaction_base& tx) {
 class MigrationLock {
 public:
   explicit MigrationLock(pqxx::connection& conn) : conn_(conn) {
-    pqxx::nontransaction tx(conn_);
-    if (!tx.exec_params1("SELECT pg_try_advisory_lock($1)", kMigrationLockKey)[0].as<bool>()) {
-      core::log::info("migration_lock_wait", {{"reason", "another migration holds the lock"}});
-      tx.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+    // Polled, never waited for in a statement: a waiting statement holds a snapshot, and an
+    // online migration's CREATE INDEX CONCURRENTLY waits for every snapshot to go (deadlock).
+    for (bool logged = false;; logged = true) {
+      {
+        pqxx::nontransaction tx(conn_);
+        if (tx.exec_params1("SELECT pg_try_advisory_lock($1)", kMigrationLockKey)[0].as<bool>()) {
+          return;
+        }
+      }
+      if (!logged) {
+        core::log::info("migration_lock_wait", {{"reason", "another migration holds the lock"}});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
   ~MigrationLock() {
@@ -98,6 +107,25 @@ void verifyChecksums(pqxx::connection& conn, const std::vector<Migration>& migra
   }
 }
 
+// A migration whose first line is `-- auditq:online` is split at its `-- auditq:step` lines;
+// any other is one step.
+std::vector<std::string_view> stepsOf(std::string_view sql) {
+  constexpr std::string_view kOnline = "-- auditq:online";
+  constexpr std::string_view kStep = "\n-- auditq:step\n";
+  if (sql.substr(0, kOnline.size()) != kOnline) {
+    return {sql};
+  }
+  std::vector<std::string_view> steps;
+  for (size_t at = 0;;) {
+    const size_t next = sql.find(kStep, at);
+    steps.push_back(sql.substr(at, next == std::string_view::npos ? next : next - at));
+    if (next == std::string_view::npos) {
+      return steps;
+    }
+    at = next + kStep.size();
+  }
+}
+
 } // namespace
 
 namespace {
@@ -128,10 +156,17 @@ MigrationRun migrateUp(Connection& conn, const std::vector<Migration>& migration
       if (applied.count(m.version) != 0) {
         continue;
       }
+      const std::vector<std::string_view> steps = stepsOf(m.up_sql);
+      // An online migration's steps before the last run on their own (each commits what it
+      // did, and can run again after a crash); the last runs with the record of the migration.
+      for (size_t i = 0; i + 1 < steps.size(); ++i) {
+        pqxx::nontransaction tx(c);
+        tx.exec(std::string(steps[i]));
+      }
       for (int attempt = 1;; ++attempt) {
         try {
           pqxx::work tx(c);
-          tx.exec(std::string(m.up_sql));
+          tx.exec(std::string(steps.back()));
           tx.exec_params("INSERT INTO auditq_schema_migrations (version, name, checksum) "
                          "VALUES ($1, $2, $3)",
                          m.version, m.name, checksumOf(tx, m.up_sql));

@@ -15,7 +15,8 @@ constexpr const char* kFromSessions = R"(
 SELECT x.session_id::text, x.version, x.tombstoned, x.terminal, x.age,
        CASE WHEN {wanted} THEN (SELECT e.state_snapshot::text FROM sync_events e
                                 WHERE e.stream = x.snapshot_stream
-                                  AND e.entry_id = x.snapshot_entry_id) END
+                                  AND e.entry_ms = auditq_entry_ms(x.snapshot_entry_id)
+                                  AND e.entry_seq = auditq_entry_seq(x.snapshot_entry_id)) END
 FROM (SELECT s.session_id, s.version, s.snapshot_stream, s.snapshot_entry_id,
              s.deleted_at IS NOT NULL OR t.session_id IS NOT NULL AS tombstoned,
              coalesce(s.status IN ('completed', 'cancelled', 'expired'), false) AS terminal,
@@ -35,7 +36,7 @@ SELECT DISTINCT ON (e.session_id) e.session_id::text, e.version,
 FROM sync_events e
 WHERE e.state_snapshot IS NOT NULL {}
 ORDER BY e.session_id, e.version DESC NULLS LAST,
-         split_part(e.entry_id, '-', 1)::bigint DESC, split_part(e.entry_id, '-', 2)::bigint DESC)";
+         e.entry_ms DESC, e.entry_seq DESC NULLS LAST)";
 
 // What the rules may restore, over the columns tombstoned, terminal and age.
 std::string wantedCondition(const pipeline::RecoverRules& rules) {

@@ -6,16 +6,17 @@
 namespace auditq::pg {
 namespace {
 
-// numeric, not bigint: an id's parts are unsigned 64-bit. Text order would put 9-0 after
-// 10-0, and a collation may ignore the '-': never trusted here.
+// Numbers, never the text: text order would put 9-0 after 10-0. sync_events has the id as
+// bigints under its unique key: the newest partition answers first. The dead letters (few)
+// keep ids beyond bigint as text: numeric there.
 constexpr const char* kNewest = R"(
 SELECT ms::text, seq::text FROM (
-  SELECT split_part(entry_id, '-', 1)::numeric AS ms, split_part(entry_id, '-', 2)::numeric AS seq
-  FROM sync_events WHERE stream = $1
+  (SELECT entry_ms::numeric AS ms, entry_seq::numeric AS seq FROM sync_events
+   WHERE stream = $1 AND entry_seq IS NOT NULL ORDER BY entry_ms DESC, entry_seq DESC LIMIT 1)
   UNION ALL
-  SELECT split_part(entry_id, '-', 1)::numeric, split_part(entry_id, '-', 2)::numeric
-  FROM auditq_dead_letters WHERE stream = $1
-) ids ORDER BY ids.ms DESC, ids.seq DESC LIMIT 1)"; // ids.: not the text columns
+  (SELECT split_part(entry_id, '-', 1)::numeric, split_part(entry_id, '-', 2)::numeric
+   FROM auditq_dead_letters WHERE stream = $1)
+) ids ORDER BY ids.ms DESC, ids.seq DESC LIMIT 1)";
 
 std::optional<core::EntryId> idOf(const std::string& ms, const std::string& seq) {
   return core::EntryId::parse(ms + "-" + seq);

@@ -257,6 +257,8 @@ void Batch::markRejected(size_t i) {
 
 void Batch::clear() {
   entries_ = events_ = dead_letters_ = rejected_ = 0;
+  min_ms_ = INT64_MAX;
+  max_ms_ = 0;
   raw_.clear();
   reasons_.clear();
   dl_spans_.clear();
@@ -340,6 +342,8 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   r.append(entry_id);
   copy::tab(r);
   copy::appendOptionalInt(r, event.version);
+  copy::tab(r);
+  appendIdColumns(r, entry_id);
   copy::endRow(r);
 
   if (event.is_tombstone) {
@@ -358,6 +362,17 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   idsFor(stream).add(entry_id);
   ++entries_;
   ++events_;
+}
+
+void Batch::appendIdColumns(std::string& r, std::string_view entry_id) {
+  const auto id = core::EntryId::parse(entry_id).value_or(core::EntryId{});
+  constexpr auto kMax = static_cast<uint64_t>(INT64_MAX);
+  const auto ms = static_cast<int64_t>(std::min(id.ms, kMax));
+  copy::appendInt(r, ms);
+  copy::tab(r);
+  copy::appendInt(r, static_cast<int64_t>(std::min(id.seq, kMax)));
+  min_ms_ = std::min(min_ms_, ms);
+  max_ms_ = std::max(max_ms_, ms);
 }
 
 void Batch::offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,
@@ -404,6 +419,8 @@ void Batch::addDeadLetter(const RawEntry& raw, const DecodeError& error, bool mi
   copy::tab(r);
   r.append(entry_id);
   copy::tab(r);
+  appendIdColumns(r, entry_id);
+  copy::tab(r);
   const size_t json_start = r.size();
   appendFieldsJson(r, fields, minimal ? 0 : max_field_bytes_);
   // The JSON may hold backslashes (escapes): COPY-escape it in place.
@@ -437,6 +454,10 @@ void Batch::addDeadLetterOf(const Batch& other, size_t i, std::vector<std::strin
   const size_t row_begin = dead_letter_rows_.size();
   dead_letter_rows_.append(other.dead_letter_rows_, begin, end - begin);
   dl_spans_.emplace_back(row_begin, dead_letter_rows_.size());
+  const auto id = core::EntryId::parse(raw.id).value_or(core::EntryId{});
+  const auto ms = static_cast<int64_t>(std::min(id.ms, static_cast<uint64_t>(INT64_MAX)));
+  min_ms_ = std::min(min_ms_, ms);
+  max_ms_ = std::max(max_ms_, ms);
   noteDeadLetter(static_cast<core::ReasonCode>(other.reasons_[i]), raw.stream, raw.id);
 }
 

@@ -111,6 +111,11 @@ public:
   const std::string& sessionRows() const { return session_rows_; }
   const std::string& participantRows() const { return participant_rows_; }
 
+  // The entries' times (the ms part of their ids, at most INT64_MAX): the partitions the batch
+  // needs lie between these.
+  int64_t minEntryMs() const { return min_ms_; }
+  int64_t maxEntryMs() const { return max_ms_; }
+
   // Entry ids per stream, for XACK after COMMIT (only streams with entries in this batch).
   std::span<const StreamIds> acks() const { return std::span(streams_).first(active_streams_); }
 
@@ -138,6 +143,8 @@ private:
   };
 
   StreamIds& idsFor(std::string_view stream);
+  // Appends "<ms>\t<seq>" of `entry_id` (ms clamped to INT64_MAX) and notes its time.
+  void appendIdColumns(std::string& r, std::string_view entry_id);
   void noteDeadLetter(core::ReasonCode reason, std::string_view stream, std::string_view entry_id);
   static bool standsAbove(std::optional<int64_t> version, std::string_view stream,
                           std::string_view entry_id, const SessionSlot& current);
@@ -150,6 +157,8 @@ private:
   const config::ProjectionsConfig& projections_;
 
   size_t entries_ = 0;
+  int64_t min_ms_ = INT64_MAX;
+  int64_t max_ms_ = 0;
   size_t events_ = 0;
   size_t dead_letters_ = 0;
   size_t rejected_ = 0;

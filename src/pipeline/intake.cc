@@ -21,6 +21,14 @@ bool Intake::add(Batch& batch, const RawEntry& entry) {
     batch.addDeadLetter(entry, DecodeError{core::ReasonCode::MaxDeliveries, "", detail_});
     return false;
   }
+  // sync_events keeps the id as two bigints (its partition key and unique key): an explicit id
+  // beyond them (XADD with a time past the year 292 million) can only be a dead letter.
+  if (const auto id = core::EntryId::parse(entry.id);
+      id && (id->ms > static_cast<uint64_t>(INT64_MAX) || id->seq > static_cast<uint64_t>(INT64_MAX))) {
+    batch.addDeadLetter(entry, DecodeError{core::ReasonCode::OutOfRange, "id",
+                                           "entry id beyond 9223372036854775807"});
+    return false;
+  }
   if (auto error = decoder_.decode(entry.fields, event_, projection_)) {
     batch.addDeadLetter(entry, *error);
     return false;

@@ -168,8 +168,9 @@ TEST_F(Failures, MaxDeliveriesNeverDeadLettersAnEntryAlreadyCommitted) {
   deliver(consumer_, 6);
   // As if a run committed it and died before its XACK.
   db_.scalar(fmt::format("INSERT INTO sync_events (session_id, event_type, \"timestamp\", "
-                         "stream, entry_id) VALUES (gen_random_uuid(), 'session_updated', now(), "
-                         "'{}', '{}')",
+                         "stream, entry_id, entry_ms, entry_seq) VALUES (gen_random_uuid(), "
+                         "'session_updated', now(), '{0}', '{1}', auditq_entry_ms('{1}'), "
+                         "auditq_entry_seq('{1}'))",
                          stream_, id));
   auto daemon = startDaemon();
   ASSERT_TRUE(waitFor([&] { return pending() == 0; })) << daemon->stderrText();
@@ -379,8 +380,8 @@ TEST_F(Dlq, AReplayKilledAtAnyPointAndRunAgainSendsEachLetterExactlyOnce) {
     auto conn = db_.connect();
     pqxx::work tx(*conn);
     tx.exec(fmt::format(
-        "INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason) "
-        "SELECT '{}', g || '-0', jsonb_build_array(jsonb_build_array('type', 'session_updated'), "
+        "INSERT INTO auditq_dead_letters (stream, entry_id, entry_ms, fields, reason) "
+        "SELECT '{}', g || '-0', g, jsonb_build_array(jsonb_build_array('type', 'session_updated'), "
         "jsonb_build_array('n', g::text)), 'bad_uuid' FROM generate_series(1, 1000) g",
         stream_));
     tx.commit();
@@ -430,11 +431,13 @@ TEST_F(Dlq, LettersThatCannotBeReplayedAreReportedAndSkipped) {
   {
     auto conn = db_.connect();
     pqxx::work tx(*conn);
-    tx.exec(fmt::format("INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason) VALUES "
+    tx.exec(fmt::format("INSERT INTO auditq_dead_letters (stream, entry_id, fields, reason, "
+                        "entry_ms) SELECT s, e, f::jsonb, r, auditq_entry_ms(e) FROM (VALUES "
                         "('{0}', '1-0', '[]', 'missing_field'), "
                         "('{0}', '2-0', '[[\"state\", {{\"cut\": \"x\", \"length\": 9, "
                         "\"sha256_of_rest\": \"ab\"}}]]', 'too_large'), "
-                        "('{0}', '3-0', '[[\"type\", \"session_updated\"]]', 'bad_uuid')",
+                        "('{0}', '3-0', '[[\"type\", \"session_updated\"]]', 'bad_uuid')) "
+                        "v(s, e, f, r)",
                         stream_));
     tx.commit();
   }
