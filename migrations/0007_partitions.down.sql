@@ -4,6 +4,7 @@
 -- letters are copied back into the 0006 table.
 DROP FUNCTION auditq_event_canon(sync_events); -- depends on the partitioned table's row type
 ALTER TABLE sync_events DETACH PARTITION sync_events_legacy;
+ALTER TABLE sync_events_legacy DROP CONSTRAINT auditq_legacy_bound;
 INSERT INTO sync_events_legacy (id, session_id, event_type, participant_id, group_id,
     time_remaining_ms, time_elapsed_ms, cycle_number, "timestamp", state_snapshot, metadata,
     stream, entry_id, version, entry_ms, entry_seq)
@@ -13,7 +14,6 @@ SELECT id, session_id, event_type, participant_id, group_id, time_remaining_ms, 
 FROM sync_events;
 DROP TABLE sync_events;
 ALTER TABLE sync_events_legacy RENAME TO sync_events;
-ALTER TABLE sync_events DROP CONSTRAINT auditq_legacy_bound;
 DROP INDEX sync_events_legacy_entry_key;
 ALTER TABLE sync_events DROP COLUMN entry_ms, DROP COLUMN entry_seq, DROP COLUMN batch_id;
 ALTER INDEX sync_events_legacy_session_timestamp RENAME TO idx_sync_events_session_timestamp;

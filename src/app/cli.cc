@@ -86,6 +86,29 @@ int runCli(int argc, char** argv) {
                    "Dead-lettered longer ago than this: 90s, 15m, 12h, 30d, 2w")
       ->required();
 
+  auto* parts = app.add_subcommand("partitions", "List, create or prune the audit partitions");
+  parts->require_subcommand(1);
+  PartitionsOptions parts_options;
+  auto* parts_list = parts->add_subcommand("list", "Every partition auditq made, oldest first");
+  auto* parts_create =
+      parts->add_subcommand("create", "Make now's and partitions.premake partitions ahead");
+  auto* parts_prune = parts->add_subcommand(
+      "prune", "Detach (CONCURRENTLY) and drop or keep partitions older than retention.keep");
+  parts_prune->add_flag("--dry-run", parts_options.dry_run, "Show what would be pruned");
+  (void)parts_list;
+  auto* tail_cmd = app.add_subcommand("tail", "Print events as they commit (LISTEN notify.channel)");
+  TailOptions tail_options;
+  tail_cmd->add_option("--stream", tail_options.stream, "Only this stream");
+  tail_cmd->add_option("--session", tail_options.session, "Only this session id");
+  tail_cmd->add_flag("--json", tail_options.json, "One JSON object per event");
+  auto* verify_cmd = app.add_subcommand(
+      "verify", "Recompute the batch digest chains: exit 1 naming the first batch tampered with");
+  VerifyOptions verify_options;
+  verify_cmd->add_option("--stream", verify_options.stream, "Only batches holding this stream");
+  verify_cmd->add_option("--since", verify_options.since,
+                         "Only batches committed since this time (e.g. 2026-12-01 or "
+                         "'2026-12-01 12:00+00')");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -138,6 +161,18 @@ int runCli(int argc, char** argv) {
                          : *dlq_purge ? DlqAction::Purge
                                       : DlqAction::List;
     return deadLetters(cfg, dlq_options);
+  }
+  if (*parts) {
+    parts_options.action = *parts_create  ? PartitionsAction::Create
+                           : *parts_prune ? PartitionsAction::Prune
+                                          : PartitionsAction::List;
+    return partitions(cfg, parts_options);
+  }
+  if (*tail_cmd) {
+    return tail(cfg, tail_options);
+  }
+  if (*verify_cmd) {
+    return verify(cfg, verify_options);
   }
   (void)run; // `auditq` and `auditq run` are the same
   return runDaemon(cfg, config_path);

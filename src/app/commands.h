@@ -30,4 +30,26 @@ struct DlqOptions {
 };
 int deadLetters(const config::Config& cfg, const DlqOptions& options);
 
+enum class PartitionsAction { List, Create, Prune };
+struct PartitionsOptions {
+  PartitionsAction action = PartitionsAction::List;
+  bool dry_run = false; // prune
+};
+int partitions(const config::Config& cfg, const PartitionsOptions& options);
+
+struct TailOptions {
+  std::optional<std::string> stream;
+  std::optional<std::string> session;
+  bool json = false;
+};
+// LISTENs on notify.channel and prints each committed batch's events until SIGINT/SIGTERM.
+int tail(const config::Config& cfg, const TailOptions& options);
+
+struct VerifyOptions {
+  std::optional<std::string> stream;
+  std::string since; // a timestamp PostgreSQL reads; empty: everything kept
+};
+// 0: every digest chain and its rows as committed; 1: the first batch found changed.
+int verify(const config::Config& cfg, const VerifyOptions& options);
+
 } // namespace auditq::app

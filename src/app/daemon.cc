@@ -46,7 +46,7 @@ class Daemon {
 public:
   Daemon(const config::Config& cfg, std::optional<std::string> config_path)
       : cfg_(withConsumerName(cfg)), config_path_(std::move(config_path)),
-        signals_(io_, SIGINT, SIGTERM, SIGHUP), wake_timer_(io_), stats_timer_(io_),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP), wake_timer_(io_), stats_timer_(io_), partitions_timer_(io_),
         health_timer_(io_), sample_timer_(io_), core_(cfg_, pipeline::Backoff::randomSeed()),
         link_(
             io_, cfg_, cfg_.consumer.name, core_, [this] { return now(); }, [this] { drain(); }),
@@ -77,6 +77,7 @@ public:
         });
     waitForSignal();
     scheduleStats();
+    maintainPartitions();
     scheduleHealth();
     scheduleSample();
     core_.start(now());
@@ -542,6 +543,7 @@ private:
     finished_ = true;
     wake_timer_.cancel();
     stats_timer_.cancel();
+    partitions_timer_.cancel();
     health_timer_.cancel();
     sample_timer_.cancel();
     if (http_) {
@@ -550,6 +552,21 @@ private:
     signals_.cancel();
     link_.execute(pipeline::CloseRedis{});
     io_.stop();
+  }
+
+  // Now and every partitions.check_interval_ms: partitions made ahead, retention. On the control
+  // thread, never on the write path.
+  void maintainPartitions() {
+    pg_control_.maintainPartitions([this](size_t made, size_t pruned) {
+      metrics_.partitions_made += made;
+      metrics_.partitions_pruned += pruned;
+    });
+    partitions_timer_.expires_after(std::chrono::milliseconds(cfg_.partitions.check_interval_ms));
+    partitions_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        maintainPartitions();
+      }
+    });
   }
 
   // Every 30 s: the stats line, and the tombstones' late check (pg::reconcileTombstones).
@@ -597,6 +614,7 @@ private:
   boost::asio::signal_set signals_;
   boost::asio::steady_timer wake_timer_;
   boost::asio::steady_timer stats_timer_;
+  boost::asio::steady_timer partitions_timer_;
   boost::asio::steady_timer health_timer_;
   boost::asio::steady_timer sample_timer_;
   pipeline::Consumer core_;

@@ -250,6 +250,10 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
          "Pending entries found deleted from the stream when claimed.", s.reclaimed_deleted);
   single(out, "auditq_consumers_deleted_total", "counter",
          "Idle consumers with nothing pending removed from the group.", m.consumers_deleted);
+  single(out, "auditq_partitions_created_total", "counter",
+         "Partitions this process made ahead of time (partitions.premake).", m.partitions_made);
+  single(out, "auditq_partitions_pruned_total", "counter",
+         "Partitions retention dropped or detached.", m.partitions_pruned);
   out.family("auditq_config_reloads_total", "counter",
              "SIGHUP reloads of the configuration file, applied or refused (old one kept).");
   out.sample("auditq_config_reloads_total", {{"result", "applied"}}, m.reloads_applied);

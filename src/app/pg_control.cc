@@ -4,7 +4,9 @@
 #include <boost/asio/post.hpp>
 
 #include "core/log.h"
+#include "core/clock.h"
 #include "pg/connection.h"
+#include "pg/partitions.h"
 #include "pg/stream_positions.h"
 
 namespace auditq::app {
@@ -88,6 +90,43 @@ void PgControl::reconcileTombstones() {
           if (fixed > 0) {
             core::log::info("tombstones_reconciled", {{"sessions", fixed}});
           }
+        };
+      },
+      [] {});
+}
+
+void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done) {
+  auto shared = std::make_shared<decltype(done)>(std::move(done));
+  post(
+      [this, shared](pg::Connection& c) -> std::function<void()> {
+        const int64_t now_ms = core::epochMicros() / 1000;
+        const auto made = pg::premakePartitions(c, cfg_.partitions.widthMs(),
+                                                cfg_.partitions.premake, now_ms);
+        pg::PruneResult pruned;
+        if (cfg_.retention.keep_seconds > 0) {
+          pg::PruneOptions o;
+          o.keep_seconds = cfg_.retention.keep_seconds;
+          o.recover_max_age_seconds = cfg_.recover.max_age_seconds > 0
+                                          ? cfg_.recover.max_age_seconds
+                                          : cfg_.recover.ttl_seconds;
+          o.drop = cfg_.retention.action == "drop";
+          pruned = pg::prunePartitions(c, o, now_ms);
+        }
+        return [shared, made, pruned] {
+          for (const auto& name : made) {
+            core::log::info("partition_created", {{"partition", name}, {"reason", "premake"}});
+          }
+          size_t removed = 0;
+          for (const auto& s : pruned.steps) {
+            const bool failed = s.action == "failed";
+            removed += s.action == "dropped" || s.action == "detached" ? 1 : 0;
+            (failed ? core::log::warn : core::log::info)(
+                "partition_retention", {{"partition", s.partition.name},
+                                        {"range_to", s.partition.to},
+                                        {"action", s.action},
+                                        {"detail", s.detail}});
+          }
+          (*shared)(made.size(), removed);
         };
       },
       [] {});

@@ -35,6 +35,10 @@ public:
   void recordGroupStart(std::string stream, core::EntryId id, std::function<void(bool ok)> done);
   // pg::reconcileTombstones over the last 10 minutes; failures are logged and retried next time.
   void reconcileTombstones();
+  // partitions.premake intervals made ahead, then retention (when retention.keep is set) by the
+  // migration's SECURITY DEFINER function; `done(made, pruned)` on the io_context. Failures are
+  // logged and tried again next time.
+  void maintainPartitions(std::function<void(size_t made, size_t pruned)> done);
 
 private:
   // A job runs on the thread and returns what to run on the io_context.

@@ -135,27 +135,13 @@ void SectionReader::size(std::string_view key, int64_t& value, int64_t min, int6
 void SectionReader::duration(std::string_view key, int64_t& value, int64_t min, int64_t max) {
   Raw raw = lookup(key);
   if (raw.found) {
-    std::string_view text = raw.text;
-    int64_t unit = 1;
     int64_t parsed = 0;
-    if (text == "off") {
-      text = "0";
-    } else if (!text.empty()) {
-      for (auto [suffix, factor] : {std::pair{'s', int64_t{1}}, std::pair{'m', int64_t{60}},
-                                    std::pair{'h', int64_t{3600}}, std::pair{'d', int64_t{86'400}},
-                                    std::pair{'w', int64_t{604'800}}}) {
-        if (text.back() == suffix) {
-          text.remove_suffix(1);
-          unit = factor;
-          break;
-        }
-      }
+    const bool off = raw.text == "off" || raw.text == "0";
+    if ((raw.from_file && !raw.node.IsScalar()) ||
+        (!off && !core::parseDurationSeconds(raw.text, parsed))) {
+      fail(key, fmt::format("must be a duration such as 90d, 12w, 36h, or off, got '{}'", raw.text));
     }
-    if ((raw.from_file && !raw.node.IsScalar()) || !core::parseInteger(text, parsed) ||
-        parsed < 0 || parsed > INT64_MAX / unit) {
-      fail(key, fmt::format("must be a duration such as 90d, 12w, 36h or off, got '{}'", raw.text));
-    }
-    value = parsed * unit;
+    value = parsed;
   }
   if (value != 0 && (value < min || value > max)) {
     fail(key, fmt::format("must be off or {}..{} seconds, got {}", min, max, value));

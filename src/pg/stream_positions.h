@@ -22,8 +22,8 @@ struct StreamPosition {
   }
 };
 
-// Throws Error. Reads every committed id of the stream (one index scan; only run when a group
-// has to be created, which is rare).
+// Throws Error. One lookup down the unique key (stream, entry_ms, entry_seq), newest partition
+// first, plus the stream's dead letters.
 StreamPosition streamPosition(Connection& conn, const std::string& stream,
                               const std::string& group);
 
