@@ -214,7 +214,7 @@ public:
   void truncate() {
     pqxx::nontransaction tx(pg_);
     tx.exec("TRUNCATE sync_events, sync_sessions, sync_participants, auditq_tombstones, "
-            "auditq_dead_letters");
+            "auditq_dead_letters, auditq_batches");
     tx.exec("CHECKPOINT");
   }
 
@@ -224,12 +224,14 @@ public:
   }
 
   Row runAuditq(const std::string& name, const std::string& stream, uint64_t entries,
-                bool projections) {
+                bool projections, bool digests = true) {
     truncate();
     const std::string group = fmt::format("bench-{}", nowMs());
     run(redis_.get(), {"XGROUP", "CREATE", stream, group, "0"});
     auto t0 = Clock::now();
-    Daemon d = startAuditq(auditq_, daemonEnv(stream, group, projections));
+    auto env = daemonEnv(stream, group, projections);
+    env["AUDITQ_AUDIT_DIGESTS"] = digests ? "true" : "false";
+    Daemon d = startAuditq(auditq_, env);
     while (!drained(redis_.get(), stream, group, entries)) {
       std::this_thread::sleep_for(5ms);
     }
@@ -292,13 +294,14 @@ public:
     Row raw{"raw COPY of the same rows (reference)", entries,
             timePsql(fmt::format("\\copy bench_copy ({}) FROM '{}'\n", cols, file))};
     fresh();
-    Row staged{"COPY to staging + INSERT ON CONFLICT", entries,
-               timePsql(fmt::format("BEGIN;\nCREATE TEMP TABLE st ON COMMIT DROP AS SELECT {0} "
-                                    "FROM bench_copy WITH NO DATA;\n"
-                                    "\\copy st ({0}) FROM '{1}'\n"
-                                    "INSERT INTO bench_copy ({0}) SELECT {0} FROM st "
-                                    "ON CONFLICT (stream, entry_ms, entry_seq) DO NOTHING;\nCOMMIT;\n",
-                                    cols, file))};
+    Row staged{
+        "COPY to staging + INSERT ON CONFLICT", entries,
+        timePsql(fmt::format("BEGIN;\nCREATE TEMP TABLE st ON COMMIT DROP AS SELECT {0} "
+                             "FROM bench_copy WITH NO DATA;\n"
+                             "\\copy st ({0}) FROM '{1}'\n"
+                             "INSERT INTO bench_copy ({0}) SELECT {0} FROM st "
+                             "ON CONFLICT (stream, entry_ms, entry_seq) DO NOTHING;\nCOMMIT;\n",
+                             cols, file))};
     pqxx::nontransaction tx(pg_);
     tx.exec("DROP TABLE bench_copy");
     std::remove(file.c_str());
@@ -420,6 +423,9 @@ int pipelineCommand(const std::string& redis_url, const std::string& pg_url,
   std::cerr << "auditq, full effects...\n";
   Row full =
       bench.runAuditq("auditq, full effects (events+sessions+participants)", stream, entries, true);
+  std::cerr << "auditq, full effects without the digests...\n";
+  Row undigested =
+      bench.runAuditq("auditq, full effects, audit.digests off", stream, entries, true, false);
   std::cerr << "per-event transactions on a sample...\n";
   Row per_event = bench.perEvent(w, sample);
   run(bench.redis(), {"DEL", stream});
@@ -444,7 +450,7 @@ int pipelineCommand(const std::string& redis_url, const std::string& pg_url,
                "entries/s | vs raw COPY | peak RSS MB |\n";
   std::cout << "|--------------------------------------------------|-----------|----------|-"
                "-----------|-------------|-------------|\n";
-  for (const Row& r : {raw, staged, events, full, per_event}) {
+  for (const Row& r : {raw, staged, events, full, undigested, per_event}) {
     printRow(r, ref);
   }
   if (big) {
@@ -452,6 +458,10 @@ int pipelineCommand(const std::string& redis_url, const std::string& pg_url,
   }
   std::cout << fmt::format("\nfull effects vs per-event transactions: {:.1f}x\n",
                            full.rate() / per_event.rate());
+  std::cout << fmt::format("digest chain (audit.digests) cost: {:.1f}% of full-effects throughput "
+                           "({:.0f} vs {:.0f} entries/s)\n",
+                           100.0 * (1.0 - full.rate() / undigested.rate()), full.rate(),
+                           undigested.rate());
   std::cout << fmt::format("steady state, {:.0f} entries/s for {:.0f} s ({} entries, full "
                            "effects): XADD -> committed p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} "
                            "ms; peak RSS {:.1f} MB\n",

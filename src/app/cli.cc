@@ -96,7 +96,8 @@ int runCli(int argc, char** argv) {
       "prune", "Detach (CONCURRENTLY) and drop or keep partitions older than retention.keep");
   parts_prune->add_flag("--dry-run", parts_options.dry_run, "Show what would be pruned");
   (void)parts_list;
-  auto* tail_cmd = app.add_subcommand("tail", "Print events as they commit (LISTEN notify.channel)");
+  auto* tail_cmd =
+      app.add_subcommand("tail", "Print events as they commit (LISTEN notify.channel)");
   TailOptions tail_options;
   tail_cmd->add_option("--stream", tail_options.stream, "Only this stream");
   tail_cmd->add_option("--session", tail_options.session, "Only this session id");

@@ -46,8 +46,9 @@ class Daemon {
 public:
   Daemon(const config::Config& cfg, std::optional<std::string> config_path)
       : cfg_(withConsumerName(cfg)), config_path_(std::move(config_path)),
-        signals_(io_, SIGINT, SIGTERM, SIGHUP), wake_timer_(io_), stats_timer_(io_), partitions_timer_(io_),
-        health_timer_(io_), sample_timer_(io_), core_(cfg_, pipeline::Backoff::randomSeed()),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP), wake_timer_(io_), stats_timer_(io_),
+        partitions_timer_(io_), health_timer_(io_), sample_timer_(io_),
+        core_(cfg_, pipeline::Backoff::randomSeed()),
         link_(
             io_, cfg_, cfg_.consumer.name, core_, [this] { return now(); }, [this] { drain(); }),
         pg_control_(cfg_, io_), metrics_(cfg_.consumer.streams) {}

@@ -47,10 +47,10 @@ struct PipelineMetrics {
   uint64_t duplicates = 0;
   uint64_t redis_reconnects = 0;
   uint64_t consumers_deleted = 0;
-  uint64_t partitions_made = 0;  // premade by this process (on-demand ones are logged)
+  uint64_t partitions_made = 0;   // premade by this process (on-demand ones are logged)
   uint64_t partitions_pruned = 0; // dropped or detached by retention
-  uint64_t reloads_applied = 0; // SIGHUP with a valid file
-  uint64_t reloads_refused = 0; // SIGHUP with a file that failed validation: old one kept
+  uint64_t reloads_applied = 0;   // SIGHUP with a valid file
+  uint64_t reloads_refused = 0;   // SIGHUP with a file that failed validation: old one kept
   core::BucketHistogram batch_entries{1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
   core::BucketHistogram commit_seconds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,   0.25,   0.5,   1,    2.5,   10};

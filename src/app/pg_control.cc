@@ -3,8 +3,8 @@
 
 #include <boost/asio/post.hpp>
 
-#include "core/log.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "pg/connection.h"
 #include "pg/partitions.h"
 #include "pg/stream_positions.h"
@@ -100,8 +100,8 @@ void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done) {
   post(
       [this, shared](pg::Connection& c) -> std::function<void()> {
         const int64_t now_ms = core::epochMicros() / 1000;
-        const auto made = pg::premakePartitions(c, cfg_.partitions.widthMs(),
-                                                cfg_.partitions.premake, now_ms);
+        const auto made =
+            pg::premakePartitions(c, cfg_.partitions.widthMs(), cfg_.partitions.premake, now_ms);
         pg::PruneResult pruned;
         if (cfg_.retention.keep_seconds > 0) {
           pg::PruneOptions o;
@@ -120,11 +120,11 @@ void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done) {
           for (const auto& s : pruned.steps) {
             const bool failed = s.action == "failed";
             removed += s.action == "dropped" || s.action == "detached" ? 1 : 0;
-            (failed ? core::log::warn : core::log::info)(
-                "partition_retention", {{"partition", s.partition.name},
-                                        {"range_to", s.partition.to},
-                                        {"action", s.action},
-                                        {"detail", s.detail}});
+            (failed ? core::log::warn : core::log::info)("partition_retention",
+                                                         {{"partition", s.partition.name},
+                                                          {"range_to", s.partition.to},
+                                                          {"action", s.action},
+                                                          {"detail", s.detail}});
           }
           (*shared)(made.size(), removed);
         };

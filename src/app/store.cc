@@ -110,8 +110,8 @@ int tailCommand(const config::Config& cfg, const TailOptions& o) {
     for (const auto& payload : inbox.pending) {
       simdjson::dom::element doc;
       std::string_view stream, first, last;
-      if (parser.parse(payload).get(doc) || doc["stream"].get(stream) ||
-          doc["first"].get(first) || doc["last"].get(last)) {
+      if (parser.parse(payload).get(doc) || doc["stream"].get(stream) || doc["first"].get(first) ||
+          doc["last"].get(last)) {
         std::cerr << "auditq: tail: not an auditq notification: " << payload << "\n";
         continue;
       }
@@ -123,9 +123,9 @@ int tailCommand(const config::Config& cfg, const TailOptions& o) {
                                 if (o.json) {
                                   std::cout << cols[0] << "\n";
                                 } else {
-                                  std::cout << fmt::format("{}  {}  {}  {}  {}  v{}\n", cols[2],
-                                                           cols[0], cols[1], cols[3], cols[4],
-                                                           cols[5]);
+                                  std::cout
+                                      << fmt::format("{}  {}  {}  {}  {}  v{}\n", cols[2], cols[0],
+                                                     cols[1], cols[3], cols[4], cols[5]);
                                 }
                               });
       std::cout.flush();

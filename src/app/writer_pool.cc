@@ -17,7 +17,7 @@ struct WriterPool::Worker {
   Worker(const config::Config& cfg, int64_t index)
       : writer(cfg.postgres, cfg.projections,
                pg::WriterOptions{fmt::format("{}/{}", cfg.consumer.name, index),
-                                 cfg.partitions.widthMs(), cfg.notify.enabled,
+                                 cfg.partitions.widthMs(), cfg.audit.digests, cfg.notify.enabled,
                                  cfg.notify.channel}),
         backoff(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
         intake(cfg.decode, cfg.projections, cfg.dead_letter),

@@ -187,6 +187,11 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.finish();
   }
   {
+    auto r = section("audit");
+    r.boolean("digests", c.audit.digests);
+    r.finish();
+  }
+  {
     auto r = section("notify");
     r.boolean("enabled", c.notify.enabled);
     r.string("channel", c.notify.channel);
@@ -225,9 +230,9 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
 }
 
 const std::set<std::string, std::less<>> kSections = {
-    "redis",       "postgres", "consumer", "batch", "decode", "projections", "retry",
-    "dead_letter", "recover",  "partitions", "retention", "notify", "shutdown", "http",  "health",
-    "log"};
+    "redis", "postgres",    "consumer", "batch",      "decode",    "projections",
+    "retry", "dead_letter", "recover",  "partitions", "retention", "notify",
+    "audit", "shutdown",    "http",     "health",     "log"};
 
 } // namespace
 

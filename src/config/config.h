@@ -91,15 +91,19 @@ struct RecoverConfig {
 
 // sync_events and auditq_dead_letters are partitioned by the entry id's time.
 struct PartitionsConfig {
-  std::string interval = "day";         // day or week (weeks start on Monday, UTC)
-  int64_t premake = 7;                  // partitions kept ready ahead of now
+  std::string interval = "day";          // day or week (weeks start on Monday, UTC)
+  int64_t premake = 7;                   // partitions kept ready ahead of now
   int64_t check_interval_ms = 3'600'000; // how often the daemon premakes and prunes
   int64_t widthMs() const { return interval == "week" ? 604'800'000 : 86'400'000; }
 };
 
 struct RetentionConfig {
-  int64_t keep_seconds = 0;     // partitions entirely older than this are removed; 0: off
-  std::string action = "drop";  // drop, or detach (kept as tables for archiving)
+  int64_t keep_seconds = 0;    // partitions entirely older than this are removed; 0: off
+  std::string action = "drop"; // drop, or detach (kept as tables for archiving)
+};
+
+struct AuditConfig {
+  bool digests = true; // each batch's rows digested and chained (auditq verify)
 };
 
 struct NotifyConfig {
@@ -154,6 +158,7 @@ struct Config {
   PartitionsConfig partitions;
   RetentionConfig retention;
   NotifyConfig notify;
+  AuditConfig audit;
   ShutdownConfig shutdown;
   HttpConfig http;
   HealthConfig health;

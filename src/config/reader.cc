@@ -139,7 +139,8 @@ void SectionReader::duration(std::string_view key, int64_t& value, int64_t min, 
     const bool off = raw.text == "off" || raw.text == "0";
     if ((raw.from_file && !raw.node.IsScalar()) ||
         (!off && !core::parseDurationSeconds(raw.text, parsed))) {
-      fail(key, fmt::format("must be a duration such as 90d, 12w, 36h, or off, got '{}'", raw.text));
+      fail(key,
+           fmt::format("must be a duration such as 90d, 12w, 36h, or off, got '{}'", raw.text));
     }
     value = parsed;
   }

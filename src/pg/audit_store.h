@@ -15,8 +15,8 @@ namespace auditq::pg {
 
 struct VerifyInput {
   std::vector<pipeline::BatchRecord> records; // sorted by (chain, seq)
-  int64_t kept_from_ms = 0;                    // start of the oldest sync_events partition kept
-  int64_t unaccounted_rows = 0; // rows with no batch record (outside the legacy partition)
+  int64_t kept_from_ms = 0;                   // start of the oldest sync_events partition kept
+  int64_t unaccounted_rows = 0;    // rows with no batch record (outside the legacy partition)
   std::string unaccounted_example; // "stream entry_id" of one of them
 };
 

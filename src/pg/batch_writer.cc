@@ -253,8 +253,8 @@ struct BatchWriter::Impl {
 
 BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
                          const config::ProjectionsConfig& projections, WriterOptions options)
-    : impl_(std::make_unique<Impl>(Impl{postgres, projections, std::move(options), nullptr, {}, {},
-                                        {}})) {}
+    : impl_(std::make_unique<Impl>(
+          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}})) {}
 
 BatchWriter::~BatchWriter() = default;
 
@@ -340,8 +340,8 @@ bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& 
       ids.append(s.id(i)); // ids are digits and a dash: no quoting
     }
     ids.push_back('}');
-    const auto r = tx.exec_prepared("auditq_any_dead_lettered", s.stream(), ids,
-                                    batch.minEntryMs(), batch.maxEntryMs());
+    const auto r = tx.exec_prepared("auditq_any_dead_lettered", s.stream(), ids, batch.minEntryMs(),
+                                    batch.maxEntryMs());
     if (!r.empty() && r[0][0].as<bool>()) {
       return true;
     }
@@ -412,8 +412,10 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
   }
   if (batch.events() > 0) {
     streamsLiteral(batch, streams);
-    tx.exec_prepared0("auditq_record_batch", options.chain, batch.minEntryMs(), batch.maxEntryMs(),
-                      streams);
+    if (options.digests) {
+      tx.exec_prepared0("auditq_record_batch", options.chain, batch.minEntryMs(),
+                        batch.maxEntryMs(), streams);
+    }
     if (options.notify) {
       tx.exec_prepared("auditq_notify_batch", options.notify_channel, batch.minEntryMs(),
                        batch.maxEntryMs(), streams);
@@ -486,8 +488,8 @@ void BatchWriter::ensurePartitions(const pipeline::Batch& batch) {
           const auto made = tx.exec_params1("SELECT auditq_ensure_partition($1, $2, $3)", parent,
                                             ms, impl_->options.partition_width_ms);
           if (!made[0].is_null()) {
-            core::log::info("partition_created", {{"partition", made[0].c_str()},
-                                                  {"on_demand_for", ids.id(i)}});
+            core::log::info("partition_created",
+                            {{"partition", made[0].c_str()}, {"on_demand_for", ids.id(i)}});
           }
         }
       }

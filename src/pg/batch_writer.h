@@ -30,6 +30,7 @@ struct WriteOutcome {
 struct WriterOptions {
   std::string chain = "auditq"; // its digest chain in auditq_batches ("<consumer>/<writer>")
   int64_t partition_width_ms = 86'400'000; // partitions.interval, for partitions made on demand
+  bool digests = true;                     // audit.digests
   bool notify = false;                     // notify.enabled
   std::string notify_channel = "auditq_events";
 };

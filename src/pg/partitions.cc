@@ -94,8 +94,13 @@ PruneResult prunePartitions(Connection& conn, const PruneOptions& options, int64
       for (const auto& r : tx.exec_params(kPrunable, now_ms - options.keep_seconds * 1000,
                                           options.recover_max_age_seconds)) {
         PruneStep s;
-        s.partition = {r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                       r[3].as<std::string>(), true, 0, 0};
+        s.partition = {r[0].as<std::string>(),
+                       r[1].as<std::string>(),
+                       r[2].as<std::string>(),
+                       r[3].as<std::string>(),
+                       true,
+                       0,
+                       0};
         if (r[4].as<bool>()) {
           s.action = "kept_snapshot";
           s.detail = "holds the newest snapshot of a session --recover would restore";
@@ -118,7 +123,8 @@ PruneResult prunePartitions(Connection& conn, const PruneOptions& options, int64
           {
             pqxx::nontransaction tx(c);
             tx.exec(fmt::format("ALTER TABLE {} DETACH PARTITION {} CONCURRENTLY",
-                                tx.quote_name(s.partition.parent), tx.quote_name(s.partition.name)));
+                                tx.quote_name(s.partition.parent),
+                                tx.quote_name(s.partition.name)));
           }
           pqxx::work tx(c);
           tx.exec_params("UPDATE auditq_partitions SET detached_at = now() "

@@ -24,7 +24,8 @@ bool Intake::add(Batch& batch, const RawEntry& entry) {
   // sync_events keeps the id as two bigints (its partition key and unique key): an explicit id
   // beyond them (XADD with a time past the year 292 million) can only be a dead letter.
   if (const auto id = core::EntryId::parse(entry.id);
-      id && (id->ms > static_cast<uint64_t>(INT64_MAX) || id->seq > static_cast<uint64_t>(INT64_MAX))) {
+      id &&
+      (id->ms > static_cast<uint64_t>(INT64_MAX) || id->seq > static_cast<uint64_t>(INT64_MAX))) {
     batch.addDeadLetter(entry, DecodeError{core::ReasonCode::OutOfRange, "id",
                                            "entry id beyond 9223372036854775807"});
     return false;

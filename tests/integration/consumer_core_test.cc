@@ -233,8 +233,8 @@ TEST_F(ConsumerCore, SighupShrinkingMaxEntriesBelowTheBatchInProgressLosesNothin
   daemon->signal(SIGHUP);
   // The new limit applies once the file is read: entries XADDed before that may still join
   // the batch in progress (up to the old limit), which is not what this test is about.
-  ASSERT_TRUE(waitFor([&] { return metric(R"(auditq_config_reloads_total{result="applied"})") == 1; },
-                      10s))
+  ASSERT_TRUE(
+      waitFor([&] { return metric(R"(auditq_config_reloads_total{result="applied"})") == 1; }, 10s))
       << daemon->stderrText();
   for (int i = 0; i < 100; ++i) {
     xadd(entryWithState(newUuid(), 1));

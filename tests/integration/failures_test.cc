@@ -379,11 +379,12 @@ TEST_F(Dlq, AReplayKilledAtAnyPointAndRunAgainSendsEachLetterExactlyOnce) {
   {
     auto conn = db_.connect();
     pqxx::work tx(*conn);
-    tx.exec(fmt::format(
-        "INSERT INTO auditq_dead_letters (stream, entry_id, entry_ms, fields, reason) "
-        "SELECT '{}', g || '-0', g, jsonb_build_array(jsonb_build_array('type', 'session_updated'), "
-        "jsonb_build_array('n', g::text)), 'bad_uuid' FROM generate_series(1, 1000) g",
-        stream_));
+    tx.exec(
+        fmt::format("INSERT INTO auditq_dead_letters (stream, entry_id, entry_ms, fields, reason) "
+                    "SELECT '{}', g || '-0', g, jsonb_build_array(jsonb_build_array('type', "
+                    "'session_updated'), "
+                    "jsonb_build_array('n', g::text)), 'bad_uuid' FROM generate_series(1, 1000) g",
+                    stream_));
     tx.commit();
   }
   // Killed at random points, again and again, then left to finish.

@@ -101,12 +101,13 @@ TEST_F(Store, WeeklyPartitionsStartOnMonday) {
                      {{"AUDITQ_PARTITIONS_INTERVAL", "week"}, {"AUDITQ_PARTITIONS_PREMAKE", "4"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Past the migration's daily ones, whole weeks from a Monday (ISO day 1).
-  EXPECT_EQ(db_.scalar("SELECT string_agg(DISTINCT extract(isodow FROM to_timestamp(lo_ms / "
-                       "1000) AT TIME ZONE 'UTC')::text || '/' || ((hi_ms - lo_ms) / 86400000)::bigint"
-                       "::text, ',') FROM auditq_partitions WHERE parent = 'sync_events' AND "
-                       "lo_ms > (SELECT max(lo_ms) FROM auditq_partitions WHERE hi_ms - lo_ms = "
-                       "86400000) + 86400000 * 7"),
-            "1/7");
+  EXPECT_EQ(
+      db_.scalar("SELECT string_agg(DISTINCT extract(isodow FROM to_timestamp(lo_ms / "
+                 "1000) AT TIME ZONE 'UTC')::text || '/' || ((hi_ms - lo_ms) / 86400000)::bigint"
+                 "::text, ',') FROM auditq_partitions WHERE parent = 'sync_events' AND "
+                 "lo_ms > (SELECT max(lo_ms) FROM auditq_partitions WHERE hi_ms - lo_ms = "
+                 "86400000) + 86400000 * 7"),
+      "1/7");
   const auto list = cli({"partitions", "list"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find("sync_events_p"), std::string::npos) << list.out;
@@ -149,7 +150,7 @@ TEST_F(Store, RetentionPrunesExactlyThePartitionsOlderThanKeepAndNeverANeededSna
   };
   const auto dry = cli({"partitions", "prune", "--dry-run"}, env);
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
-  EXPECT_TRUE(std::regex_search(dry.out, std::regex("would_drop +" + name(40))) ) << dry.out;
+  EXPECT_TRUE(std::regex_search(dry.out, std::regex("would_drop +" + name(40)))) << dry.out;
   EXPECT_TRUE(std::regex_search(dry.out, std::regex("would_drop +" + name(20)))) << dry.out;
   EXPECT_TRUE(std::regex_search(dry.out, std::regex("kept_snapshot +" + name(30)))) << dry.out;
   EXPECT_EQ(dry.out.find(name(5)), std::string::npos) << dry.out;
@@ -162,7 +163,8 @@ TEST_F(Store, RetentionPrunesExactlyThePartitionsOlderThanKeepAndNeverANeededSna
   EXPECT_TRUE(exists(name(30))) << "holds a snapshot --recover would restore";
   EXPECT_TRUE(exists(name(5)));
   // The dead letters' partitions of the same days go with them.
-  EXPECT_FALSE(exists("auditq_dead_letters_p" + name(40).substr(std::string("sync_events_p").size())));
+  EXPECT_FALSE(
+      exists("auditq_dead_letters_p" + name(40).substr(std::string("sync_events_p").size())));
   EXPECT_EQ(count("SELECT count(*) FROM sync_events"), 2);
 
   // The daemon, with retention.action detach: the partition stays as a table, detached, once
@@ -179,8 +181,8 @@ TEST_F(Store, RetentionPrunesExactlyThePartitionsOlderThanKeepAndNeverANeededSna
   })) << daemon->stderrText();
   stopDaemon(*daemon);
   EXPECT_TRUE(exists(name(30))) << "detach keeps the table for archiving";
-  EXPECT_EQ(db_.scalar(fmt::format("SELECT count(*) FROM pg_inherits WHERE inhrelid = '{}'::regclass",
-                                   name(30))),
+  EXPECT_EQ(db_.scalar(fmt::format(
+                "SELECT count(*) FROM pg_inherits WHERE inhrelid = '{}'::regclass", name(30))),
             "0");
   EXPECT_EQ(count("SELECT count(*) FROM sync_events"), 1) << "only the 5-day-old row is attached";
 }
@@ -232,7 +234,9 @@ TEST_F(Store, OneNotifyPerCommittedBatchAndTailPrintsTheEvents) {
   std::smatch m;
   for (const auto& p : inbox.payloads) {
     ASSERT_TRUE(std::regex_search(
-        p, m, std::regex(R"re(\{"stream" : "([^"]+)", "first" : "(\d+-\d+)", "last" : "(\d+-\d+)", "rows" : (\d+)\})re")))
+        p, m,
+        std::regex(
+            R"re(\{"stream" : "([^"]+)", "first" : "(\d+-\d+)", "last" : "(\d+-\d+)", "rows" : (\d+)\})re")))
         << p;
     EXPECT_EQ(m[1], stream_);
     rows += std::stoll(m[4]);
@@ -291,14 +295,15 @@ TEST_F(Store, TheMigrationConvertsAPopulatedTableWithoutBlockingReadersAndRollsB
   });
   const auto t0 = std::chrono::steady_clock::now();
   const auto up = cli({"migrate", "up"});
-  const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - t0)
-                           .count();
+  const auto took_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   done = true;
   reader.join();
   ASSERT_EQ(up.exit_code, 0) << up.err;
-  std::cerr << fmt::format("migration of 200,000 rows: {} ms; {} reads meanwhile, the slowest {} ms\n",
-                           took_ms, reads.load(), worst_us.load() / 1000);
+  std::cerr << fmt::format(
+      "migration of 200,000 rows: {} ms; {} reads meanwhile, the slowest {} ms\n", took_ms,
+      reads.load(), worst_us.load() / 1000);
   EXPECT_LT(worst_us.load(), 1'000'000) << "a reader waited a second: a long exclusive lock";
   EXPECT_EQ(count("SELECT count(*) FROM sync_events_legacy"), 200000);
   EXPECT_EQ(count("SELECT count(*) FROM sync_events WHERE entry_ms::text || '-' || "
@@ -325,8 +330,7 @@ TEST_F(Store, TheMigrationConvertsAPopulatedTableWithoutBlockingReadersAndRollsB
   const std::string fresh = xadd(entryWithState(newUuid(), 1));
   auto daemon = startDaemon();
   ASSERT_TRUE(waitFor([&] {
-    return events() == 200002 &&
-           count("SELECT count(*) FROM auditq_batches") > 0 && pending() == 0;
+    return events() == 200002 && count("SELECT count(*) FROM auditq_batches") > 0 && pending() == 0;
   })) << daemon->stderrText();
   stopDaemon(*daemon);
   EXPECT_EQ(partitionOf("1700000066667-0"), "sync_events_legacy");
@@ -352,8 +356,7 @@ protected:
     for (int i = 0; i < 200; ++i) {
       xadd(entryWithState(newUuid(), 1));
     }
-    ASSERT_TRUE(waitFor([&] { return events() == 200 && pending() == 0; }))
-        << daemon->stderrText();
+    ASSERT_TRUE(waitFor([&] { return events() == 200 && pending() == 0; })) << daemon->stderrText();
     stopDaemon(*daemon);
   }
   ProcessResult verify() const { return cli({"verify"}); }
@@ -406,19 +409,21 @@ TEST_F(Verify, CatchesADeleteByTheOwner) {
 
 TEST_F(Verify, CatchesAnInsertByTheOwnerWithOrWithoutABatch) {
   const std::string b = middleBatch();
-  db_.scalar(fmt::format("INSERT INTO sync_events (session_id, event_type, stream, entry_id, "
-                         "entry_ms, entry_seq, batch_id) SELECT session_id, event_type, stream, "
-                         "entry_ms || '-999999', entry_ms, 999999, {0} FROM sync_events WHERE batch_id = {0} "
-                         "LIMIT 1",
-                         b));
+  db_.scalar(fmt::format(
+      "INSERT INTO sync_events (session_id, event_type, stream, entry_id, "
+      "entry_ms, entry_seq, batch_id) SELECT session_id, event_type, stream, "
+      "entry_ms || '-999999', entry_ms, 999999, {0} FROM sync_events WHERE batch_id = {0} "
+      "LIMIT 1",
+      b));
   expectTampered("batch " + b, "1 rows were added to it");
   db_.scalar("DELETE FROM sync_events WHERE entry_seq = 999999");
   expectClean();
-  db_.scalar(fmt::format("INSERT INTO sync_events (session_id, event_type, stream, entry_id, "
-                         "entry_ms, entry_seq) SELECT session_id, event_type, stream, "
-                         "entry_ms || '-999999', entry_ms, 999999 FROM sync_events WHERE batch_id = {0} "
-                         "LIMIT 1",
-                         b));
+  db_.scalar(
+      fmt::format("INSERT INTO sync_events (session_id, event_type, stream, entry_id, "
+                  "entry_ms, entry_seq) SELECT session_id, event_type, stream, "
+                  "entry_ms || '-999999', entry_ms, 999999 FROM sync_events WHERE batch_id = {0} "
+                  "LIMIT 1",
+                  b));
   const auto r = verify();
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("1 row(s) in sync_events belong to no committed batch"), std::string::npos)

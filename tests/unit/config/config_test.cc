@@ -238,3 +238,45 @@ TEST(Config, AKeyThatIsNotAWordIsAConfigError) {
 
 } // namespace
 } // namespace auditq::config
+
+namespace auditq::config {
+namespace {
+
+TEST(StoreConfig, PartitionsRetentionNotifyAndAuditKeys) {
+  const Config d = parseConfig("", "auditq.yaml", {});
+  EXPECT_EQ(d.partitions.interval, "day");
+  EXPECT_EQ(d.partitions.widthMs(), 86'400'000);
+  EXPECT_EQ(d.partitions.premake, 7);
+  EXPECT_EQ(d.retention.keep_seconds, 0) << "off by default";
+  EXPECT_EQ(d.retention.action, "drop");
+  EXPECT_FALSE(d.notify.enabled);
+  EXPECT_EQ(d.notify.channel, "auditq_events");
+  EXPECT_TRUE(d.audit.digests);
+  const Config c = parseConfig("partitions:\n  interval: week\nretention:\n  keep: 12w\n"
+                               "  action: detach\nnotify:\n  enabled: true\n  channel: x\n"
+                               "audit:\n  digests: false\n",
+                               "auditq.yaml", {});
+  EXPECT_EQ(c.partitions.widthMs(), 604'800'000);
+  EXPECT_EQ(c.retention.keep_seconds, 12 * 604'800);
+  EXPECT_EQ(c.retention.action, "detach");
+  EXPECT_TRUE(c.notify.enabled);
+  EXPECT_FALSE(c.audit.digests);
+  EXPECT_EQ(parseConfig("retention:\n  keep: \"off\"\n", "f", {}).retention.keep_seconds, 0);
+  EXPECT_EQ(parseConfig("", "f", {{"AUDITQ_RETENTION_KEEP", "90d"}}).retention.keep_seconds,
+            90 * 86'400);
+}
+
+TEST(StoreConfig, RefusesBadValuesNamingTheKey) {
+  expectError("partitions:\n  interval: month\n", {}, {"partitions.interval", "day"});
+  expectError("retention:\n  keep: ten days\n", {}, {"retention.keep", "duration"});
+  expectError("retention:\n  keep: 2h\n", {}, {"retention.keep", "86400"});
+  expectError("notify:\n  channel: \"\"\n", {}, {"notify.channel"});
+  // Retention may never remove what --recover restores.
+  expectError("retention:\n  keep: 2d\nrecover:\n  max_age_seconds: 259200\n", {},
+              {"retention.keep", "recover.max_age_seconds (259200 s"});
+  expectError("retention:\n  keep: 1d\nrecover:\n  ttl_seconds: 172800\n", {},
+              {"retention.keep", "recover.max_age_seconds"});
+}
+
+} // namespace
+} // namespace auditq::config

@@ -62,10 +62,27 @@ protected:
 TEST_F(BatchTest, RendersOneEventRowPerEntryInCopyText) {
   add(kS1, 3, "1-0");
   batch_.seal();
-  EXPECT_EQ(batch_.eventRows(),
-            std::string(kS1) +
-                "\tsession_updated\t\\N\t\\N\t\\N\t\\N\t\\N\t2024-05-01 10:00:01.000000+00\t"
-                "{\"sync_mode\":\"global\",\"status\":\"running\",\"version\":3}\t{}\ts\t1-0\t3\n");
+  EXPECT_EQ(
+      batch_.eventRows(),
+      std::string(kS1) +
+          "\tsession_updated\t\\N\t\\N\t\\N\t\\N\t\\N\t2024-05-01 10:00:01.000000+00\t"
+          "{\"sync_mode\":\"global\",\"status\":\"running\",\"version\":3}\t{}\ts\t1-0\t3\t1\t0\n");
+}
+
+TEST_F(BatchTest, KnowsTheTimesOfItsEntriesForThePartitions) {
+  add(kS1, 3, "1700000000005-2");
+  add(kS2, 1, "1700000000001-0");
+  std::vector<std::string_view> fields = {"type", "x"};
+  batch_.addDeadLetter(RawEntry{"s", "18446744073709551615-0", fields, 1},
+                       DecodeError{core::ReasonCode::OutOfRange, "id", "beyond"});
+  EXPECT_EQ(batch_.minEntryMs(), 1700000000001);
+  EXPECT_EQ(batch_.maxEntryMs(), INT64_MAX) << "clamped, as the dead letter's entry_ms";
+  EXPECT_NE(batch_.deadLetterRows().find("\t18446744073709551615-0\t9223372036854775807\t0\t"),
+            std::string::npos)
+      << batch_.deadLetterRows();
+  batch_.clear();
+  EXPECT_EQ(batch_.minEntryMs(), INT64_MAX);
+  EXPECT_EQ(batch_.maxEntryMs(), 0);
 }
 
 TEST_F(BatchTest, CollapsesToTheHighestVersionPerSession) {
@@ -136,7 +153,7 @@ TEST_F(BatchTest, DeadLettersAreAckedAndKeepTheRawFields) {
   EXPECT_EQ(batch_.deadLetters(), 1u);
   EXPECT_EQ(batch_.events(), 0u);
   EXPECT_EQ(batch_.deadLetterRows(),
-            "s\t9-0\t[[\"type\",\"x\"],[\"session_id\",\"bad\\\\tid\\\\\\\\\"]]\tbad_uuid\t"
+            "s\t9-0\t9\t0\t[[\"type\",\"x\"],[\"session_id\",\"bad\\\\tid\\\\\\\\\"]]\tbad_uuid\t"
             "session_id: not a UUID\t1\n");
   EXPECT_EQ(batch_.acks()[0].id(0), "9-0");
 }

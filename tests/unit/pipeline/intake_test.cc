@@ -50,6 +50,17 @@ TEST_F(IntakeTest, AMalformedEntryIsDeadLetteredWithItsReason) {
   EXPECT_EQ(batch_.deadLetterReason(0), core::ReasonCode::BadUuid);
 }
 
+TEST_F(IntakeTest, AnEntryIdBeyondBigintIsDeadLetteredAsOutOfRange) {
+  const std::vector<std::string> valid = {"type", "x", "session_id", kSession, "ts", "1"};
+  EXPECT_TRUE(intake_.add(batch_, entry(valid, 1, "9223372036854775807-9223372036854775807")));
+  EXPECT_FALSE(intake_.add(batch_, entry(valid, 1, "9223372036854775808-0")));
+  EXPECT_FALSE(intake_.add(batch_, entry(valid, 1, "5-9223372036854775808")));
+  EXPECT_EQ(batch_.deadLetterReason(1), core::ReasonCode::OutOfRange);
+  EXPECT_EQ(batch_.deadLetterReason(2), core::ReasonCode::OutOfRange);
+  EXPECT_NE(batch_.deadLetterRows().find("out_of_range\tid: entry id beyond"), std::string::npos)
+      << batch_.deadLetterRows();
+}
+
 TEST_F(IntakeTest, AnEntryDeliveredTooOftenIsDeadLetteredBeforeDecoding) {
   const std::vector<std::string> valid = {"type", "x", "session_id", kSession, "ts", "1"};
   EXPECT_TRUE(intake_.add(batch_, entry(valid, 5, "1-0"))); // the 5th delivery still counts
