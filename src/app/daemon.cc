@@ -557,12 +557,19 @@ private:
 
   // Now and every partitions.check_interval_ms: partitions made ahead, retention. On the control
   // thread, never on the write path.
+  // PostgreSQL not answering: again in 30 s (or sooner if the interval is shorter).
   void maintainPartitions() {
-    pg_control_.maintainPartitions([this](size_t made, size_t pruned) {
-      metrics_.partitions_made += made;
-      metrics_.partitions_pruned += pruned;
-    });
-    partitions_timer_.expires_after(std::chrono::milliseconds(cfg_.partitions.check_interval_ms));
+    pg_control_.maintainPartitions(
+        [this](size_t made, size_t pruned) {
+          metrics_.partitions_made += made;
+          metrics_.partitions_pruned += pruned;
+          schedulePartitions(cfg_.partitions.check_interval_ms);
+        },
+        [this] { schedulePartitions(std::min<int64_t>(cfg_.partitions.check_interval_ms, 30'000)); });
+  }
+
+  void schedulePartitions(int64_t after_ms) {
+    partitions_timer_.expires_after(std::chrono::milliseconds(after_ms));
     partitions_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) {
         maintainPartitions();

@@ -95,7 +95,8 @@ void PgControl::reconcileTombstones() {
       [] {});
 }
 
-void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done) {
+void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done,
+                                   std::function<void()> failed) {
   auto shared = std::make_shared<decltype(done)>(std::move(done));
   post(
       [this, shared](pg::Connection& c) -> std::function<void()> {
@@ -129,7 +130,7 @@ void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done) {
           (*shared)(made.size(), removed);
         };
       },
-      [] {});
+      std::move(failed));
 }
 
 } // namespace auditq::app

@@ -36,9 +36,10 @@ public:
   // pg::reconcileTombstones over the last 10 minutes; failures are logged and retried next time.
   void reconcileTombstones();
   // partitions.premake intervals made ahead, then retention (when retention.keep is set) by the
-  // migration's SECURITY DEFINER function; `done(made, pruned)` on the io_context. Failures are
-  // logged and tried again next time.
-  void maintainPartitions(std::function<void(size_t made, size_t pruned)> done);
+  // migration's SECURITY DEFINER function; `done(made, pruned)` on the io_context, or `failed()`
+  // when PostgreSQL could not answer (logged).
+  void maintainPartitions(std::function<void(size_t made, size_t pruned)> done,
+                          std::function<void()> failed);
 
 private:
   // A job runs on the thread and returns what to run on the io_context.
