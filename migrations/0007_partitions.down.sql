@@ -2,7 +2,6 @@
 -- partitions is copied into it (a full copy of everything written since 0007: plan for it on
 -- a large store); partitions retention detached for archiving stay as they are. The dead
 -- letters are copied back into the 0006 table.
-DROP FUNCTION auditq_event_canon(sync_events); -- depends on the partitioned table's row type
 ALTER TABLE sync_events DETACH PARTITION sync_events_legacy;
 ALTER TABLE sync_events_legacy DROP CONSTRAINT auditq_legacy_bound;
 INSERT INTO sync_events_legacy (id, session_id, event_type, participant_id, group_id,

@@ -241,8 +241,9 @@ END $$;
 -- Letters with ids after the bound get their partitions through auditq_ensure_partition below.
 
 -- Tamper evidence: one row per committed batch, chained per writer (chain): digest =
--- sha256(previous digest || rows_digest), rows_digest = sha256 of the batch's rows in canonical
--- form (auditq_event_canon), in (stream, entry_ms, entry_seq) order.
+-- sha256(previous digest || rows_digest); rows_digest is defined in src/pg/row_digest.h (the
+-- SHA-256 of each row's canonical text, concatenated in (stream, entry_ms, entry_seq) order,
+-- hashed again).
 CREATE TABLE auditq_batches (
     id            BIGINT PRIMARY KEY,
     chain         TEXT NOT NULL,
@@ -260,21 +261,6 @@ CREATE TABLE auditq_batches (
 CREATE SEQUENCE auditq_batch_ids OWNED BY auditq_batches.id;
 CREATE INDEX idx_auditq_batches_committed_at ON auditq_batches (committed_at);
 COMMENT ON TABLE auditq_batches IS 'auditq: a digest of every committed batch''s sync_events rows, chained per writer; checked by auditq verify.';
-
--- The canonical text of a row for the digests: every column but batch_id, in a fixed order,
--- NULL as \N, times as microseconds since the epoch (independent of TimeZone), jsonb in its
--- own normalised text. Used by the writers and by auditq verify alike.
-CREATE FUNCTION auditq_event_canon(e sync_events) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT concat_ws(E'\x1f', coalesce(e.stream, '\N'), e.entry_ms::text,
-                   coalesce(e.entry_seq::text, '\N'), coalesce(e.entry_id, '\N'), e.id::text,
-                   e.session_id::text, e.event_type, coalesce(e.participant_id::text, '\N'),
-                   coalesce(e.group_id::text, '\N'), coalesce(e.time_remaining_ms::text, '\N'),
-                   coalesce(e.time_elapsed_ms::text, '\N'), coalesce(e.cycle_number::text, '\N'),
-                   (extract(epoch FROM e."timestamp") * 1000000)::bigint::text,
-                   coalesce(e.state_snapshot::text, '\N'), coalesce(e.metadata::text, '\N'),
-                   coalesce(e.version::text, '\N'))
-$$;
 
 -- Creates the partition of `parent` holding entry time `at_ms` if none does: the interval
 -- (`width_ms`: a day, or a week from Monday) around it, clipped to the partitions that exist.

@@ -158,108 +158,6 @@ CREATE FUNCTION public.auditq_entry_seq(id text) RETURNS bigint
 $_$;
 
 
-SET default_tablespace = '';
-
---
--- Name: sync_events; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.sync_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    session_id uuid NOT NULL,
-    event_type character varying(50) NOT NULL,
-    participant_id uuid,
-    group_id uuid,
-    time_remaining_ms integer,
-    time_elapsed_ms integer,
-    cycle_number integer,
-    "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
-    state_snapshot jsonb,
-    metadata jsonb DEFAULT '{}'::jsonb,
-    stream text,
-    entry_id text,
-    version bigint,
-    entry_ms bigint NOT NULL,
-    entry_seq bigint,
-    batch_id bigint DEFAULT (NULLIF(current_setting('auditq.batch'::text, true), ''::text))::bigint
-)
-PARTITION BY RANGE (entry_ms);
-
-
---
--- Name: TABLE sync_events; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.sync_events IS 'Append-only audit trail: one row per accepted stream entry, partitioned by entry_ms.';
-
-
---
--- Name: COLUMN sync_events.state_snapshot; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.state_snapshot IS 'Full session state after the event (JSONB: same object, key order not kept).';
-
-
---
--- Name: COLUMN sync_events.stream; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.stream IS 'auditq: Redis stream the entry was read from.';
-
-
---
--- Name: COLUMN sync_events.entry_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.entry_id IS 'auditq: Redis stream entry id as text ("<ms>-<seq>"), for readers; entry_ms and entry_seq are the same id as numbers.';
-
-
---
--- Name: COLUMN sync_events.version; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.version IS 'auditq: session state version after the event.';
-
-
---
--- Name: COLUMN sync_events.entry_ms; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.entry_ms IS 'auditq: milliseconds part of the entry id: the partition key, the same on every redelivery.';
-
-
---
--- Name: COLUMN sync_events.entry_seq; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.entry_seq IS 'auditq: sequence part of the entry id; (stream, entry_ms, entry_seq) makes redelivery a no-op.';
-
-
---
--- Name: COLUMN sync_events.batch_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.sync_events.batch_id IS 'auditq: the committed batch (auditq_batches) whose digest covers this row; NULL for rows from before migration 0007.';
-
-
---
--- Name: auditq_event_canon(public.sync_events); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.auditq_event_canon(e public.sync_events) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-  SELECT concat_ws(E'\x1f', coalesce(e.stream, '\N'), e.entry_ms::text,
-                   coalesce(e.entry_seq::text, '\N'), coalesce(e.entry_id, '\N'), e.id::text,
-                   e.session_id::text, e.event_type, coalesce(e.participant_id::text, '\N'),
-                   coalesce(e.group_id::text, '\N'), coalesce(e.time_remaining_ms::text, '\N'),
-                   coalesce(e.time_elapsed_ms::text, '\N'), coalesce(e.cycle_number::text, '\N'),
-                   (extract(epoch FROM e."timestamp") * 1000000)::bigint::text,
-                   coalesce(e.state_snapshot::text, '\N'), coalesce(e.metadata::text, '\N'),
-                   coalesce(e.version::text, '\N'))
-$$;
-
-
 --
 -- Name: auditq_prunable_partitions(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -282,6 +180,8 @@ CREATE FUNCTION public.auditq_prunable_partitions(before_ms bigint, max_age_s bi
   ORDER BY p.hi_ms, p.parent
 $$;
 
+
+SET default_tablespace = '';
 
 SET default_table_access_method = heap;
 
@@ -502,6 +402,88 @@ COMMENT ON TABLE public.auditq_tombstones IS 'auditq: sessions deleted by a sess
 --
 
 COMMENT ON COLUMN public.auditq_tombstones.recorded_at IS 'auditq: when the tombstone was committed.';
+
+
+--
+-- Name: sync_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.sync_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    event_type character varying(50) NOT NULL,
+    participant_id uuid,
+    group_id uuid,
+    time_remaining_ms integer,
+    time_elapsed_ms integer,
+    cycle_number integer,
+    "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
+    state_snapshot jsonb,
+    metadata jsonb DEFAULT '{}'::jsonb,
+    stream text,
+    entry_id text,
+    version bigint,
+    entry_ms bigint NOT NULL,
+    entry_seq bigint,
+    batch_id bigint DEFAULT (NULLIF(current_setting('auditq.batch'::text, true), ''::text))::bigint
+)
+PARTITION BY RANGE (entry_ms);
+
+
+--
+-- Name: TABLE sync_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.sync_events IS 'Append-only audit trail: one row per accepted stream entry, partitioned by entry_ms.';
+
+
+--
+-- Name: COLUMN sync_events.state_snapshot; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.state_snapshot IS 'Full session state after the event (JSONB: same object, key order not kept).';
+
+
+--
+-- Name: COLUMN sync_events.stream; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.stream IS 'auditq: Redis stream the entry was read from.';
+
+
+--
+-- Name: COLUMN sync_events.entry_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.entry_id IS 'auditq: Redis stream entry id as text ("<ms>-<seq>"), for readers; entry_ms and entry_seq are the same id as numbers.';
+
+
+--
+-- Name: COLUMN sync_events.version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.version IS 'auditq: session state version after the event.';
+
+
+--
+-- Name: COLUMN sync_events.entry_ms; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.entry_ms IS 'auditq: milliseconds part of the entry id: the partition key, the same on every redelivery.';
+
+
+--
+-- Name: COLUMN sync_events.entry_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.entry_seq IS 'auditq: sequence part of the entry id; (stream, entry_ms, entry_seq) makes redelivery a no-op.';
+
+
+--
+-- Name: COLUMN sync_events.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.sync_events.batch_id IS 'auditq: the committed batch (auditq_batches) whose digest covers this row; NULL for rows from before migration 0007.';
 
 
 --

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "pg/connection_impl.h"
+#include "pg/row_digest.h"
 
 namespace auditq::pg {
 
@@ -23,9 +24,8 @@ VerifyInput readVerifyInput(Connection& conn, const std::optional<std::string>& 
     const auto rows = tx.exec_params(
         fmt::format("WITH b AS (SELECT * FROM auditq_batches WHERE committed_at >= {}", since_sql) +
             " AND ($1::text IS NULL OR $1 = ANY(streams))),"
-            " r AS (SELECT e.batch_id, count(*) AS n, encode(sha256(convert_to(string_agg("
-            "auditq_event_canon(e), E'\\n' ORDER BY e.stream, e.entry_ms, e.entry_seq), "
-            "'UTF8')), 'hex') AS d FROM sync_events e WHERE e.entry_ms >= "
+            " r AS (SELECT e.batch_id, count(*) AS n, encode(" AUDITQ_ROWS_DIGEST
+            ", 'hex') AS d FROM sync_events e WHERE e.entry_ms >= "
             "(SELECT coalesce(min(first_ms), 0) FROM b) AND e.batch_id IN (SELECT id FROM b) "
             "GROUP BY e.batch_id) "
             "SELECT b.id, b.chain, b.seq, b.first_ms, b.row_count, encode(b.rows_digest, 'hex'), "

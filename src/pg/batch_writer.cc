@@ -13,6 +13,7 @@
 #include "core/entry_id.h"
 #include "core/log.h"
 #include "pg/connection_impl.h"
+#include "pg/row_digest.h"
 
 namespace auditq::pg {
 namespace {
@@ -184,9 +185,7 @@ FROM (SELECT current_setting('auditq.batch')::bigint AS id) b
 CROSS JOIN LATERAL (
   SELECT count(*)::int AS n, array_agg(DISTINCT e.stream) AS streams,
          min(e.entry_ms) AS first_ms, max(e.entry_ms) AS last_ms,
-         sha256(convert_to(coalesce(string_agg(auditq_event_canon(e), E'\n'
-                                               ORDER BY e.stream, e.entry_ms, e.entry_seq), ''),
-                           'UTF8')) AS d
+)" AUDITQ_ROWS_DIGEST R"( AS d
   FROM sync_events e
   WHERE e.stream = ANY($4::text[]) AND e.entry_ms BETWEEN $2 AND $3 AND e.batch_id = b.id) r
 LEFT JOIN LATERAL (SELECT q.seq, q.digest FROM auditq_batches q WHERE q.chain = $1
