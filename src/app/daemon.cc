@@ -565,7 +565,9 @@ private:
           metrics_.partitions_pruned += pruned;
           schedulePartitions(cfg_.partitions.check_interval_ms);
         },
-        [this] { schedulePartitions(std::min<int64_t>(cfg_.partitions.check_interval_ms, 30'000)); });
+        [this] {
+          schedulePartitions(std::min<int64_t>(cfg_.partitions.check_interval_ms, 30'000));
+        });
   }
 
   void schedulePartitions(int64_t after_ms) {

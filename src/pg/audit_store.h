@@ -21,7 +21,7 @@ struct VerifyInput {
 };
 
 // Batches committed at or after `since` (an SQL timestamptz literal; empty: all), those holding
-// `stream` when given. Rows are hashed by the server (auditq_event_canon), in one pass.
+// `stream` when given. Rows are hashed by the server (pg/row_digest.h), in one pass.
 VerifyInput readVerifyInput(Connection& conn, const std::optional<std::string>& stream,
                             const std::string& since);
 

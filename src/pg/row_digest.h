@@ -24,7 +24,8 @@ namespace auditq::pg {
 
 // The aggregate over rows aliased `e`, a bytea (a string literal, to splice into statements).
 #define AUDITQ_ROWS_DIGEST                                                                         \
-  "sha256(coalesce(string_agg(sha256(convert_to(" AUDITQ_ROW_CANON("e") ", 'UTF8')), ''::bytea "  \
-  "ORDER BY e.stream, e.entry_ms, e.entry_seq), ''::bytea))"
+  "sha256(coalesce(string_agg(sha256(convert_to(" AUDITQ_ROW_CANON(                                \
+      "e") ", 'UTF8')), ''::bytea "                                                                \
+           "ORDER BY e.stream, e.entry_ms, e.entry_seq), ''::bytea))"
 
 } // namespace auditq::pg
