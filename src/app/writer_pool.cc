@@ -21,7 +21,7 @@ struct WriterPool::Worker {
                                  cfg.notify.channel}),
         backoff(cfg.retry.initial_ms, cfg.retry.max_ms, pipeline::Backoff::randomSeed()),
         intake(cfg.decode, cfg.projections, cfg.dead_letter),
-        part(cfg.batch, cfg.projections, cfg.dead_letter.max_field_bytes) {}
+        part(cfg.batch, cfg.projections, cfg.dead_letter.max_field_bytes, cfg.audit.digests) {}
 
   pg::BatchWriter writer;
   pipeline::Backoff backoff;

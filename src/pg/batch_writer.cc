@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <iterator>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -13,19 +14,31 @@
 #include "core/entry_id.h"
 #include "core/log.h"
 #include "pg/connection_impl.h"
-#include "pg/row_digest.h"
+#include "pipeline/sha256.h"
 
 namespace auditq::pg {
 namespace {
 
-constexpr std::array<const char*, 15> kEventColumns = {
-    "session_id",      "event_type",   "participant_id", "group_id",       "time_remaining_ms",
-    "time_elapsed_ms", "cycle_number", "\"timestamp\"",  "state_snapshot", "metadata",
-    "stream",          "entry_id",     "version",        "entry_ms",       "entry_seq"};
+constexpr std::array<const char*, 16> kEventColumns = {"id",
+                                                       "session_id",
+                                                       "event_type",
+                                                       "participant_id",
+                                                       "group_id",
+                                                       "time_remaining_ms",
+                                                       "time_elapsed_ms",
+                                                       "cycle_number",
+                                                       "\"timestamp\"",
+                                                       "state_snapshot",
+                                                       "metadata",
+                                                       "stream",
+                                                       "entry_id",
+                                                       "version",
+                                                       "entry_ms",
+                                                       "entry_seq"};
 
 constexpr const char* kCreateStaging = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage_events (
-    session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
+    id uuid, session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
     time_remaining_ms integer, time_elapsed_ms integer, cycle_number integer,
     "timestamp" timestamptz, state_snapshot jsonb, metadata jsonb, stream text, entry_id text,
     version bigint, entry_ms bigint, entry_seq bigint) ON COMMIT DELETE ROWS;
@@ -50,17 +63,18 @@ CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
 // An entry already dead-lettered (by another consumer that took it over) is never also an
 // event: one final place per entry.
 constexpr const char* kInsertStagedEvents = R"(
-INSERT INTO sync_events (session_id, event_type, participant_id, group_id, time_remaining_ms,
-                         time_elapsed_ms, cycle_number, "timestamp", state_snapshot, metadata,
-                         stream, entry_id, version, entry_ms, entry_seq)
-SELECT session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms,
+INSERT INTO sync_events (id, session_id, event_type, participant_id, group_id,
+                         time_remaining_ms, time_elapsed_ms, cycle_number, "timestamp",
+                         state_snapshot, metadata, stream, entry_id, version, entry_ms, entry_seq)
+SELECT id, session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms,
        cycle_number, "timestamp", state_snapshot, metadata, stream, entry_id, version, entry_ms,
        entry_seq
 FROM auditq_stage_events s
 WHERE NOT EXISTS (SELECT 1 FROM auditq_dead_letters d
                   WHERE d.stream = s.stream AND d.entry_id = s.entry_id
                     AND d.entry_ms = s.entry_ms)
-ON CONFLICT (stream, entry_ms, entry_seq) DO NOTHING)";
+ON CONFLICT (stream, entry_ms, entry_seq) DO NOTHING
+RETURNING stream, entry_ms, entry_seq)";
 
 // An entry already in sync_events is never also dead-lettered: one delivered too often
 // (max_deliveries) may have been committed by a run that died before its XACK.
@@ -173,24 +187,17 @@ constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "de
 constexpr std::array<const char*, 8> kDeadLetterStageColumns = {
     "stream", "entry_id", "entry_ms", "entry_seq", "fields", "reason", "error", "delivery_count"};
 
-// The batch's digest, chained to the previous batch of the same writer (chain $1): its rows are
-// those this transaction inserted (batch_id, set from auditq.batch), found through the unique
-// key's range ($2..$3 entry times, streams $4). A batch that inserted nothing records nothing.
+// The batch's record, chained to the previous batch of the same writer (chain $1): the rows
+// digest ($6, hex) computed by the writer from the rows it inserted (pipeline/row_digest.h),
+// the digest SHA-256(previous digest || rows digest).
 constexpr const char* kRecordBatch = R"(
 INSERT INTO auditq_batches (id, chain, seq, streams, first_ms, last_ms, row_count, rows_digest,
                             prev_digest, digest)
-SELECT b.id, $1, coalesce(p.seq, 0) + 1, r.streams, r.first_ms, r.last_ms, r.n, r.d, p.digest,
-       sha256(coalesce(p.digest, ''::bytea) || r.d)
-FROM (SELECT current_setting('auditq.batch')::bigint AS id) b
-CROSS JOIN LATERAL (
-  SELECT count(*)::int AS n, array_agg(DISTINCT e.stream) AS streams,
-         min(e.entry_ms) AS first_ms, max(e.entry_ms) AS last_ms,
-)" AUDITQ_ROWS_DIGEST R"( AS d
-  FROM sync_events e
-  WHERE e.stream = ANY($4::text[]) AND e.entry_ms BETWEEN $2 AND $3 AND e.batch_id = b.id) r
+SELECT current_setting('auditq.batch')::bigint, $1, coalesce(p.seq, 0) + 1, $4::text[], $2, $3,
+       $5, decode($6, 'hex'), p.digest, sha256(coalesce(p.digest, ''::bytea) || decode($6, 'hex'))
+FROM (SELECT 1) one
 LEFT JOIN LATERAL (SELECT q.seq, q.digest FROM auditq_batches q WHERE q.chain = $1
-                   ORDER BY q.seq DESC LIMIT 1) p ON true
-WHERE r.n > 0)";
+                   ORDER BY q.seq DESC LIMIT 1) p ON true)";
 
 // notify.enabled: one notification per stream of the batch, with the ids it committed.
 constexpr const char* kNotifyBatch = R"(
@@ -367,9 +374,75 @@ void streamsLiteral(const pipeline::Batch& batch, std::string& out) {
   out.push_back('}');
 }
 
+// What the batch's record says about the rows it inserted: all its events on the fast path,
+// those the staged INSERT returned otherwise.
+struct InsertedRows {
+  int64_t count = 0;
+  int64_t first_ms = INT64_MAX;
+  int64_t last_ms = 0;
+  std::string streams; // text[] literal
+  std::string digest;  // hex: SHA-256 of the rows' SHA-256s in (stream, ms, seq) order
+};
+
+void digestInserted(const pipeline::Batch& batch, const pqxx::result* inserted, InsertedRows& out) {
+  using Key = std::tuple<std::string_view, int64_t, int64_t>;
+  std::vector<Key> returned;
+  if (inserted != nullptr) {
+    returned.reserve(inserted->size());
+    for (const auto& row : *inserted) {
+      returned.emplace_back(std::string_view(row[0].c_str(), row[0].size()), row[1].as<int64_t>(),
+                            row[2].as<int64_t>());
+    }
+    std::sort(returned.begin(), returned.end());
+  }
+  const auto rows = batch.rowDigests();
+  std::vector<uint32_t> order;
+  order.reserve(rows.size());
+  for (uint32_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    if (inserted == nullptr || std::binary_search(returned.begin(), returned.end(),
+                                                  Key{batch.digestStream(r.stream), r.ms, r.seq})) {
+      order.push_back(i);
+    }
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const auto& x = rows[a];
+    const auto& y = rows[b];
+    return std::tuple(std::string_view(batch.digestStream(x.stream)), x.ms, x.seq) <
+           std::tuple(std::string_view(batch.digestStream(y.stream)), y.ms, y.seq);
+  });
+  pipeline::Sha256 sha;
+  out.streams = "{";
+  uint32_t last_stream = UINT32_MAX;
+  for (uint32_t i : order) {
+    const auto& r = rows[i];
+    sha.update(std::string_view(reinterpret_cast<const char*>(r.sha.data()), r.sha.size()));
+    out.first_ms = std::min(out.first_ms, r.ms);
+    out.last_ms = std::max(out.last_ms, r.ms);
+    if (r.stream != last_stream) { // sorted by stream: each appears once, in a run
+      if (out.streams.size() > 1) {
+        out.streams.push_back(',');
+      }
+      out.streams.push_back('"');
+      for (char ch : batch.digestStream(r.stream)) {
+        if (ch == '"' || ch == '\\') {
+          out.streams.push_back('\\');
+        }
+        out.streams.push_back(ch);
+      }
+      out.streams.push_back('"');
+      last_stream = r.stream;
+    }
+  }
+  out.streams.push_back('}');
+  out.count = static_cast<int64_t>(order.size());
+  out.digest = sha.hex();
+}
+
 void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
                       const WriterOptions& options, WriteOutcome& outcome, std::string& chunk,
                       std::string& streams) {
+  pqxx::result inserted_rows;
   pqxx::work tx(c);
   lockStreams(tx, batch);
   if (batch.events() > 0) {
@@ -380,8 +453,8 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
       }
     } else {
       copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
-      const auto inserted = tx.exec_prepared0("auditq_insert_staged_events").affected_rows();
-      outcome.duplicates = batch.events() - inserted;
+      inserted_rows = tx.exec_prepared("auditq_insert_staged_events");
+      outcome.duplicates = batch.events() - inserted_rows.size();
     }
   }
   if (batch.deadLetters() > 0) {
@@ -411,9 +484,13 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
   }
   if (batch.events() > 0) {
     streamsLiteral(batch, streams);
-    if (options.digests) {
-      tx.exec_prepared0("auditq_record_batch", options.chain, batch.minEntryMs(),
-                        batch.maxEntryMs(), streams);
+    if (options.digests && !batch.rowDigests().empty()) {
+      InsertedRows ins;
+      digestInserted(batch, staged ? &inserted_rows : nullptr, ins);
+      if (ins.count > 0) {
+        tx.exec_prepared0("auditq_record_batch", options.chain, ins.first_ms, ins.last_ms,
+                          ins.streams, ins.count, ins.digest);
+      }
     }
     if (options.notify) {
       tx.exec_prepared("auditq_notify_batch", options.notify_channel, batch.minEntryMs(),

@@ -1,11 +1,11 @@
-// The digest of a batch's sync_events rows, as the writers record it (auditq_batches.rows_digest)
-// and `auditq verify` recomputes it: one SQL aggregate over rows `e`, so both say the same.
+// The digest of a batch's sync_events rows as `auditq verify` recomputes it from the stored rows:
+// one SQL aggregate over rows `e`. The writers compute the same in auditq from the values they
+// write (pipeline/row_digest.h, Batch::rowDigests); tests hold the two together.
 //
 // Each row's canonical text: every column but batch_id, in a fixed order, separated by 0x1f,
 // NULL as \N, the time as microseconds since the epoch (independent of TimeZone and DateStyle),
 // jsonb in PostgreSQL's own normalised text. rows_digest = SHA-256 of the rows' SHA-256s in
-// (stream, entry_ms, entry_seq) order. Inlined rather than a SQL function taking the row: a
-// whole-row argument copies every row once more (measured: 35% slower).
+// (stream bytewise, entry_ms, entry_seq) order.
 #pragma once
 
 namespace auditq::pg {
@@ -26,6 +26,6 @@ namespace auditq::pg {
 #define AUDITQ_ROWS_DIGEST                                                                         \
   "sha256(coalesce(string_agg(sha256(convert_to(" AUDITQ_ROW_CANON(                                \
       "e") ", 'UTF8')), ''::bytea "                                                                \
-           "ORDER BY e.stream, e.entry_ms, e.entry_seq), ''::bytea))"
+           "ORDER BY e.stream COLLATE \"C\", e.entry_ms, e.entry_seq), ''::bytea))"
 
 } // namespace auditq::pg

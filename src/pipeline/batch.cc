@@ -236,9 +236,10 @@ bool Batch::standsAbove(std::optional<int64_t> version, std::string_view stream,
 }
 
 Batch::Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections,
-             int64_t max_field_bytes)
+             int64_t max_field_bytes, bool row_digests)
     : max_entries_(batch.max_entries), max_bytes_(batch.max_bytes),
-      max_field_bytes_(static_cast<size_t>(max_field_bytes)), projections_(projections) {
+      max_field_bytes_(static_cast<size_t>(max_field_bytes)), projections_(projections),
+      row_digests_on_(row_digests), rng_(std::random_device{}()) {
   index_.reset(static_cast<size_t>(max_entries_));
 }
 
@@ -259,6 +260,7 @@ void Batch::clear() {
   entries_ = events_ = dead_letters_ = rejected_ = 0;
   min_ms_ = INT64_MAX;
   max_ms_ = 0;
+  row_digests_.clear();
   raw_.clear();
   reasons_.clear();
   dl_spans_.clear();
@@ -301,6 +303,11 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   reasons_.push_back(-1);
   dl_spans_.emplace_back(0, 0);
   std::string& r = event_rows_;
+  Uuid row_id{rng_(), rng_()}; // a random (version 4) UUID, as gen_random_uuid() made before
+  row_id.hi = (row_id.hi & ~0xF000ULL) | 0x4000ULL;
+  row_id.lo = (row_id.lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  appendUuid(r, row_id);
+  copy::tab(r);
   r.append(event.session_id_text);
   copy::tab(r);
   r.append(event.type);
@@ -345,6 +352,9 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   copy::tab(r);
   appendIdColumns(r, entry_id);
   copy::endRow(r);
+  if (row_digests_on_) {
+    addRowDigest(stream, entry_id, row_id, event);
+  }
 
   if (event.is_tombstone) {
     appendUuid(tombstone_rows_, event.session_id);
@@ -373,6 +383,23 @@ void Batch::appendIdColumns(std::string& r, std::string_view entry_id) {
   copy::appendInt(r, static_cast<int64_t>(std::min(id.seq, kMax)));
   min_ms_ = std::min(min_ms_, ms);
   max_ms_ = std::max(max_ms_, ms);
+}
+
+void Batch::addRowDigest(std::string_view stream, std::string_view entry_id, const Uuid& row_id,
+                         const Event& event) {
+  uint32_t s = 0;
+  while (s < digest_streams_.size() && digest_streams_[s] != stream) {
+    ++s;
+  }
+  if (s == digest_streams_.size()) {
+    digest_streams_.emplace_back(stream);
+  }
+  const auto id = core::EntryId::parse(entry_id).value_or(core::EntryId{});
+  RowDigest d{s, static_cast<int64_t>(id.ms), static_cast<int64_t>(id.seq), {}};
+  unsigned char sha[32];
+  digester_.digest(stream, d.ms, d.seq, entry_id, row_id, event, sha);
+  std::copy(std::begin(sha), std::end(sha), d.sha.begin());
+  row_digests_.push_back(d);
 }
 
 void Batch::offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,

@@ -4,8 +4,10 @@
 // Batches are reused: clear() keeps every buffer's capacity.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +16,7 @@
 #include "config/config.h"
 #include "pipeline/decode.h"
 #include "pipeline/raw_entries.h"
+#include "pipeline/row_digest.h"
 #include "pipeline/session_index.h"
 
 namespace auditq::pipeline {
@@ -46,8 +49,10 @@ private:
 class Batch {
 public:
   // Dead letters keep each field up to `max_field_bytes` (dead_letter.max_field_bytes).
+  // With `row_digests` (audit.digests), each event's row digest is computed as it is added.
   Batch(const config::BatchConfig& batch, const config::ProjectionsConfig& projections,
-        int64_t max_field_bytes = config::DeadLetterConfig{}.max_field_bytes);
+        int64_t max_field_bytes = config::DeadLetterConfig{}.max_field_bytes,
+        bool row_digests = false);
 
   void clear();
   // New limits (SIGHUP reload) for the next fill; call on an empty batch.
@@ -116,6 +121,17 @@ public:
   int64_t minEntryMs() const { return min_ms_; }
   int64_t maxEntryMs() const { return max_ms_; }
 
+  // Each event row's SHA-256 (pipeline/row_digest.h), in the order added; empty without
+  // row_digests. `stream` indexes digestStream().
+  struct RowDigest {
+    uint32_t stream;
+    int64_t ms;
+    int64_t seq;
+    std::array<unsigned char, 32> sha;
+  };
+  std::span<const RowDigest> rowDigests() const { return row_digests_; }
+  const std::string& digestStream(uint32_t i) const { return digest_streams_[i]; }
+
   // Entry ids per stream, for XACK after COMMIT (only streams with entries in this batch).
   std::span<const StreamIds> acks() const { return std::span(streams_).first(active_streams_); }
 
@@ -143,6 +159,8 @@ private:
   };
 
   StreamIds& idsFor(std::string_view stream);
+  void addRowDigest(std::string_view stream, std::string_view entry_id, const Uuid& row_id,
+                    const Event& event);
   // Appends "<ms>\t<seq>" of `entry_id` (ms clamped to INT64_MAX) and notes its time.
   void appendIdColumns(std::string& r, std::string_view entry_id);
   void noteDeadLetter(core::ReasonCode reason, std::string_view stream, std::string_view entry_id);
@@ -157,6 +175,11 @@ private:
   const config::ProjectionsConfig& projections_;
 
   size_t entries_ = 0;
+  bool row_digests_on_;
+  std::mt19937_64 rng_; // the rows' id column: random, chosen here so that the digest covers it
+  RowDigester digester_;
+  std::vector<RowDigest> row_digests_;
+  std::vector<std::string> digest_streams_;
   int64_t min_ms_ = INT64_MAX;
   int64_t max_ms_ = 0;
   size_t events_ = 0;

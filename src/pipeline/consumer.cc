@@ -21,7 +21,8 @@ Consumer::Consumer(const config::Config& cfg, uint64_t seed)
       backoff_(cfg.retry.initial_ms, cfg.retry.max_ms, seed) {
   slots_.resize(static_cast<size_t>(cfg.batch.max_in_flight) + 1);
   for (auto& s : slots_) {
-    s.batch = std::make_unique<Batch>(cfg.batch, cfg.projections, cfg.dead_letter.max_field_bytes);
+    s.batch = std::make_unique<Batch>(cfg.batch, cfg.projections, cfg.dead_letter.max_field_bytes,
+                                      cfg.audit.digests);
   }
   streams_.resize(cfg.consumer.streams.size());
 }

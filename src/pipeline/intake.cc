@@ -37,8 +37,10 @@ bool Intake::add(Batch& batch, const RawEntry& entry) {
   // An event time far after the entry's own XADD time (its id) is a producer's clock gone
   // wrong: as a session's last event it would keep --recover restoring that session forever.
   // (Only ids that carry a clock time: an explicit small id such as 1-0 says nothing.)
+  // (An id so far ahead that its time in microseconds overflows is after any ts.)
+  constexpr auto kLastComparableMs = static_cast<uint64_t>((INT64_MAX - kMaxFutureMicros) / 1000);
   if (const auto id = core::EntryId::parse(entry.id);
-      id && id->ms >= kClockIdMs &&
+      id && id->ms >= kClockIdMs && id->ms <= kLastComparableMs &&
       event_.ts_us > static_cast<int64_t>(id->ms) * 1000 + kMaxFutureMicros) {
     batch.addDeadLetter(entry, DecodeError{core::ReasonCode::BadTimestamp, "ts",
                                            "more than 24 h after the entry was added (its id)"});

@@ -1,5 +1,5 @@
-// SHA-256 (OpenSSL's libcrypto), hex-encoded: the digest kept for the part of a dead letter's
-// fields that was cut off, so the original can still be matched.
+// SHA-256 (OpenSSL's libcrypto): the digest kept for the part of a dead letter's fields that was
+// cut off, so the original can still be matched; the rows' digests of the audit chain.
 #pragma once
 
 #include <openssl/evp.h>
@@ -29,6 +29,13 @@ public:
     }
     reset();
     return out;
+  }
+
+  // The raw digest of everything updated since the last reset; resets.
+  void finish(unsigned char (&out)[32]) {
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx_.get(), out, &n);
+    reset();
   }
 
 private:

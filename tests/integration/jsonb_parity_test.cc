@@ -5,6 +5,8 @@
 #include "integration/support.h"
 #include "jsonb_cases.h"
 #include "pipeline/decode.h"
+#include "pipeline/jsonb_check.h"
+#include "pipeline/jsonb_text.h"
 
 namespace auditq::test {
 namespace {
@@ -39,6 +41,43 @@ TEST(JsonbParity, PostgresTakesExactlyWhatDecodingTakes) {
     EXPECT_EQ(!error.has_value(), pg_takes)
         << c.name << ": decoding says " << (error ? std::string(error->detail) : "taken")
         << ", PostgreSQL " << (pg_takes ? "takes it" : "refuses it");
+  }
+}
+
+// The row digests depend on it: auditq prints every document jsonb takes exactly as PostgreSQL
+// prints it back (key order and duplicates, spacing, escapes, numbers).
+TEST(JsonbParity, AuditqPrintsWhatJsonbPrints) {
+  ScratchDatabase db;
+  auto conn = db.connect();
+  std::vector<std::string> docs = {
+      R"({})",
+      R"([])",
+      R"({"b":1,"a":2,"aa":3,"A":4,"":5})",
+      R"({"k":1,"k":2,"j":{"k":3,"k":[1,{"z":0,"y":null}]}})",
+      R"(  {  "a" : [ 1 , 2 , [ ] , { } ] ,"b":true,"c":false,"d":null }  )",
+      R"({"s":"\" \\ \/ \b \f \n \r \t \u0001 \u001f \u007f \u00e9 \u20ac \ud83d\ude00 é €"})",
+      R"({"s":"\u0009","u":"\u0041\u00DF"})",
+      R"({"n":[0,-0,0.0,-0.0,1.50,1.5e1,1.50e3,1e2,1E+2,1e-2,1.5e-3,-1.0e-1,123.456e2,0.05e1]})",
+      R"({"n":[0e10,0e-5,0.000e2,-0e-3,12345678901234567890123,1e20,1.000000000000000000001]})",
+      R"({"n":[9007199254740993,-9223372036854775809,18446744073709551616,1e-7,2.5E-10]})",
+      R"({"mixed":[{"b":[],"a":{}},"x",1.0,true],"é":1,"z":1,"ab":1,"b":1})",
+      R"({"session_id":"6f1c2b9e-3a4d-4e5f-8a9b-0c1d2e3f4a5b","version":3,"participants":[{"id":"p","total_time_ms":300000}],"sync_mode":"global"})",
+  };
+  for (const auto& c : jsonbCases()) {
+    if (c.jsonb_takes) {
+      docs.push_back(c.json);
+    }
+  }
+  pipeline::JsonbCheck check;
+  pipeline::JsonbText text;
+  for (const auto& doc : docs) {
+    bool exotic = false;
+    ASSERT_FALSE(check.check(doc, exotic)) << doc;
+    pqxx::nontransaction tx(*conn);
+    const std::string pg = tx.exec_params1("SELECT $1::jsonb::text", doc)[0].as<std::string>();
+    std::string mine;
+    text.render(doc, mine);
+    EXPECT_EQ(mine, pg) << "for " << doc.substr(0, 200);
   }
 }
 

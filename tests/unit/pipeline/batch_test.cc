@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <sstream>
 
 namespace auditq::pipeline {
@@ -62,8 +63,15 @@ protected:
 TEST_F(BatchTest, RendersOneEventRowPerEntryInCopyText) {
   add(kS1, 3, "1-0");
   batch_.seal();
+  // The row's id first: a random version 4 UUID, chosen here so that the row digest covers it.
+  const std::string rows = batch_.eventRows();
+  ASSERT_GT(rows.size(), 37u);
+  EXPECT_TRUE(std::regex_match(rows.substr(0, 36),
+                               std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                          "[0-9a-f]{12}")))
+      << rows;
   EXPECT_EQ(
-      batch_.eventRows(),
+      rows.substr(37),
       std::string(kS1) +
           "\tsession_updated\t\\N\t\\N\t\\N\t\\N\t\\N\t2024-05-01 10:00:01.000000+00\t"
           "{\"sync_mode\":\"global\",\"status\":\"running\",\"version\":3}\t{}\ts\t1-0\t3\t1\t0\n");
