@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <future>
 #include <iterator>
 #include <tuple>
 
@@ -14,6 +15,7 @@
 #include "core/entry_id.h"
 #include "core/log.h"
 #include "pg/connection_impl.h"
+#include "pipeline/row_digest.h"
 #include "pipeline/sha256.h"
 
 namespace auditq::pg {
@@ -252,6 +254,9 @@ struct BatchWriter::Impl {
   std::unique_ptr<Connection> conn;
   std::string chunk;
   std::string streams; // the batch's streams as a text[] literal
+  // The batch's row digests, computed here (the writer's thread) rather than on the event loop.
+  pipeline::RowDigester digester;
+  std::vector<pipeline::RowDigester::RowDigest> digests;
   // Entry-time ranges [lo, hi) the partitions of sync_events and auditq_dead_letters both
   // cover, as last read; a batch with an entry outside them has its partitions made first.
   std::vector<std::pair<int64_t, int64_t>> covered;
@@ -260,7 +265,7 @@ struct BatchWriter::Impl {
 BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
                          const config::ProjectionsConfig& projections, WriterOptions options)
     : impl_(std::make_unique<Impl>(
-          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}})) {}
+          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}, {}, {}})) {}
 
 BatchWriter::~BatchWriter() = default;
 
@@ -384,7 +389,9 @@ struct InsertedRows {
   std::string digest;  // hex: SHA-256 of the rows' SHA-256s in (stream, ms, seq) order
 };
 
-void digestInserted(const pipeline::Batch& batch, const pqxx::result* inserted, InsertedRows& out) {
+void digestInserted(const pipeline::Batch& batch,
+                    const std::vector<pipeline::RowDigester::RowDigest>& rows,
+                    const pqxx::result* inserted, InsertedRows& out) {
   using Key = std::tuple<std::string_view, int64_t, int64_t>;
   std::vector<Key> returned;
   if (inserted != nullptr) {
@@ -395,7 +402,6 @@ void digestInserted(const pipeline::Batch& batch, const pqxx::result* inserted, 
     }
     std::sort(returned.begin(), returned.end());
   }
-  const auto rows = batch.rowDigests();
   std::vector<uint32_t> order;
   order.reserve(rows.size());
   for (uint32_t i = 0; i < rows.size(); ++i) {
@@ -440,8 +446,9 @@ void digestInserted(const pipeline::Batch& batch, const pqxx::result* inserted, 
 }
 
 void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
-                      const WriterOptions& options, WriteOutcome& outcome, std::string& chunk,
-                      std::string& streams) {
+                      const WriterOptions& options, const std::shared_future<void>& digesting,
+                      const std::vector<pipeline::RowDigester::RowDigest>& digests,
+                      WriteOutcome& outcome, std::string& chunk, std::string& streams) {
   pqxx::result inserted_rows;
   pqxx::work tx(c);
   lockStreams(tx, batch);
@@ -484,9 +491,12 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
   }
   if (batch.events() > 0) {
     streamsLiteral(batch, streams);
-    if (options.digests && !batch.rowDigests().empty()) {
+    if (options.digests) {
+      digesting.wait();
+    }
+    if (options.digests && !digests.empty()) {
       InsertedRows ins;
-      digestInserted(batch, staged ? &inserted_rows : nullptr, ins);
+      digestInserted(batch, digests, staged ? &inserted_rows : nullptr, ins);
       if (ins.count > 0) {
         tx.exec_prepared0("auditq_record_batch", options.chain, ins.first_ms, ins.last_ms,
                           ins.streams, ins.count, ins.digest);
@@ -586,12 +596,29 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
     // Optimistic: duplicates only follow a crash or a lost XACK, so COPY straight into
     // sync_events; only when the unique key says some rows are already there, redo the whole
     // transaction with the staged ON CONFLICT path (cheaper than a savepoint on every batch).
+    // The rows' digests are computed on a thread of their own while this one writes: the
+    // writer mostly waits on PostgreSQL, and the digests are needed only at the end.
+    std::shared_future<void> digesting;
+    if (impl_->options.digests) {
+      digesting = std::async(std::launch::async, [this, &batch] {
+                    impl_->digester.digestBatch(batch, impl_->digests);
+                  }).share();
+    }
+    struct Join { // never leave with the digests still being computed over `batch`
+      const std::shared_future<void>& f;
+      ~Join() {
+        if (f.valid()) {
+          f.wait();
+        }
+      }
+    } join{digesting};
     bool staged = false;
     for (;;) {
       try {
         mapErrors([&] {
           ensurePartitions(batch);
-          writeTransaction(c, batch, staged, impl_->options, outcome, chunk, impl_->streams);
+          writeTransaction(c, batch, staged, impl_->options, digesting, impl_->digests, outcome,
+                           chunk, impl_->streams);
         });
         break;
       } catch (const RedoStaged&) {

@@ -260,7 +260,7 @@ void Batch::clear() {
   entries_ = events_ = dead_letters_ = rejected_ = 0;
   min_ms_ = INT64_MAX;
   max_ms_ = 0;
-  row_digests_.clear();
+  digest_inputs_.clear();
   raw_.clear();
   reasons_.clear();
   dl_spans_.clear();
@@ -310,7 +310,10 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   copy::tab(r);
   r.append(event.session_id_text);
   copy::tab(r);
+  DigestInput d;
+  d.type_at = static_cast<uint32_t>(r.size());
   r.append(event.type);
+  d.type_len = static_cast<uint32_t>(event.type.size());
   copy::tab(r);
   if (event.participant_id) {
     appendUuid(r, *event.participant_id);
@@ -335,25 +338,38 @@ void Batch::addEvent(const RawEntry& raw, const Event& event, const Projection& 
   if (event.state.empty()) {
     copy::appendNull(r);
   } else {
+    d.state_at = static_cast<uint32_t>(r.size());
     copy::appendEscaped(r, event.state);
+    d.state_len = static_cast<uint32_t>(r.size()) - d.state_at;
   }
   copy::tab(r);
   if (event.metadata.empty()) {
     r.append("{}");
   } else {
+    d.meta_at = static_cast<uint32_t>(r.size());
     copy::appendEscaped(r, event.metadata);
+    d.meta_len = static_cast<uint32_t>(r.size()) - d.meta_at;
   }
   copy::tab(r);
   copy::appendEscaped(r, stream);
   copy::tab(r);
+  d.id_at = static_cast<uint32_t>(r.size());
   r.append(entry_id);
+  d.id_len = static_cast<uint32_t>(entry_id.size());
   copy::tab(r);
   copy::appendOptionalInt(r, event.version);
   copy::tab(r);
   appendIdColumns(r, entry_id);
   copy::endRow(r);
   if (row_digests_on_) {
-    addRowDigest(stream, entry_id, row_id, event);
+    d.event = event;
+    d.event.type = d.event.session_id_text = d.event.state = d.event.metadata = {};
+    d.row_id = row_id;
+    d.stream = digestStreamIndex(stream);
+    const auto id = core::EntryId::parse(entry_id).value_or(core::EntryId{});
+    d.ms = static_cast<int64_t>(id.ms);
+    d.seq = static_cast<int64_t>(id.seq);
+    digest_inputs_.push_back(d);
   }
 
   if (event.is_tombstone) {
@@ -385,8 +401,7 @@ void Batch::appendIdColumns(std::string& r, std::string_view entry_id) {
   max_ms_ = std::max(max_ms_, ms);
 }
 
-void Batch::addRowDigest(std::string_view stream, std::string_view entry_id, const Uuid& row_id,
-                         const Event& event) {
+uint32_t Batch::digestStreamIndex(std::string_view stream) {
   uint32_t s = 0;
   while (s < digest_streams_.size() && digest_streams_[s] != stream) {
     ++s;
@@ -394,12 +409,7 @@ void Batch::addRowDigest(std::string_view stream, std::string_view entry_id, con
   if (s == digest_streams_.size()) {
     digest_streams_.emplace_back(stream);
   }
-  const auto id = core::EntryId::parse(entry_id).value_or(core::EntryId{});
-  RowDigest d{s, static_cast<int64_t>(id.ms), static_cast<int64_t>(id.seq), {}};
-  unsigned char sha[32];
-  digester_.digest(stream, d.ms, d.seq, entry_id, row_id, event, sha);
-  std::copy(std::begin(sha), std::end(sha), d.sha.begin());
-  row_digests_.push_back(d);
+  return s;
 }
 
 void Batch::offerProjection(std::string_view stream, std::string_view entry_id, const Event& event,

@@ -4,7 +4,6 @@
 // Batches are reused: clear() keeps every buffer's capacity.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -16,7 +15,6 @@
 #include "config/config.h"
 #include "pipeline/decode.h"
 #include "pipeline/raw_entries.h"
-#include "pipeline/row_digest.h"
 #include "pipeline/session_index.h"
 
 namespace auditq::pipeline {
@@ -121,15 +119,22 @@ public:
   int64_t minEntryMs() const { return min_ms_; }
   int64_t maxEntryMs() const { return max_ms_; }
 
-  // Each event row's SHA-256 (pipeline/row_digest.h), in the order added; empty without
-  // row_digests. `stream` indexes digestStream().
-  struct RowDigest {
-    uint32_t stream;
-    int64_t ms;
-    int64_t seq;
-    std::array<unsigned char, 32> sha;
+  // With row_digests, what each event row's digest is computed from (pipeline/row_digest.h,
+  // by the writer thread, off the event loop): the decoded values, and where the row's text
+  // columns are in eventRows() (state and metadata COPY-escaped). `stream` indexes
+  // digestStream().
+  struct DigestInput {
+    Event event; // its string views unset: see the offsets
+    Uuid row_id;
+    uint32_t stream = 0;
+    int64_t ms = 0;
+    int64_t seq = 0;
+    uint32_t type_at = 0, type_len = 0;
+    uint32_t state_at = 0, state_len = 0; // state_len 0: no state (NULL)
+    uint32_t meta_at = 0, meta_len = 0;   // meta_len 0: none ("{}")
+    uint32_t id_at = 0, id_len = 0;
   };
-  std::span<const RowDigest> rowDigests() const { return row_digests_; }
+  std::span<const DigestInput> digestInputs() const { return digest_inputs_; }
   const std::string& digestStream(uint32_t i) const { return digest_streams_[i]; }
 
   // Entry ids per stream, for XACK after COMMIT (only streams with entries in this batch).
@@ -159,8 +164,7 @@ private:
   };
 
   StreamIds& idsFor(std::string_view stream);
-  void addRowDigest(std::string_view stream, std::string_view entry_id, const Uuid& row_id,
-                    const Event& event);
+  uint32_t digestStreamIndex(std::string_view stream);
   // Appends "<ms>\t<seq>" of `entry_id` (ms clamped to INT64_MAX) and notes its time.
   void appendIdColumns(std::string& r, std::string_view entry_id);
   void noteDeadLetter(core::ReasonCode reason, std::string_view stream, std::string_view entry_id);
@@ -177,8 +181,7 @@ private:
   size_t entries_ = 0;
   bool row_digests_on_;
   std::mt19937_64 rng_; // the rows' id column: random, chosen here so that the digest covers it
-  RowDigester digester_;
-  std::vector<RowDigest> row_digests_;
+  std::vector<DigestInput> digest_inputs_;
   std::vector<std::string> digest_streams_;
   int64_t min_ms_ = INT64_MAX;
   int64_t max_ms_ = 0;

@@ -58,8 +58,13 @@ void JsonbText::string(std::string_view s, size_t& i) {
   const auto begin = static_cast<uint32_t>(text_.size());
   ++i; // the opening quote
   while (s[i] != '"') {
-    if (s[i] != '\\') {
-      text_.push_back(s[i++]);
+    if (s[i] != '\\') { // a run with nothing to decode, copied at once
+      size_t end = i + 1;
+      while (s[end] != '"' && s[end] != '\\') {
+        ++end;
+      }
+      text_.append(s, i, end - i);
+      i = end;
       continue;
     }
     const char e = s[i + 1];
@@ -225,7 +230,20 @@ void JsonbText::close() {
 void JsonbText::emitString(const Node& n, std::string& out) const {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (uint32_t k = n.begin; k < n.begin + n.len; ++k) {
+  const uint32_t end = n.begin + n.len;
+  for (uint32_t k = n.begin; k < end; ++k) {
+    uint32_t run = k; // bytes printed as they are, appended at once
+    while (run < end && static_cast<unsigned char>(text_[run]) >= 0x20 && text_[run] != '"' &&
+           text_[run] != '\\') {
+      ++run;
+    }
+    if (run > k) {
+      out.append(text_, k, run - k);
+      k = run;
+      if (k == end) {
+        break;
+      }
+    }
     const auto c = static_cast<unsigned char>(text_[k]);
     switch (c) {
     case '\b':

@@ -17,7 +17,46 @@ void optionalUuid(std::string& out, const std::optional<Uuid>& v) {
   }
 }
 
+// Undoes copy::appendEscaped (\\ \n \r \t).
+void unescape(std::string_view in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    const size_t bs = in.find('\\', i);
+    if (bs == std::string_view::npos) {
+      out.append(in, i);
+      return;
+    }
+    out.append(in, i, bs - i);
+    const char e = in[bs + 1];
+    out.push_back(e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e);
+    i = bs + 1;
+  }
+}
+
 } // namespace
+
+void RowDigester::digestBatch(const Batch& batch, std::vector<RowDigest>& out) {
+  out.clear();
+  const std::string_view rows = batch.eventRows();
+  for (const auto& d : batch.digestInputs()) {
+    Event e = d.event;
+    e.type = rows.substr(d.type_at, d.type_len);
+    if (d.state_len > 0) {
+      unescape(rows.substr(d.state_at, d.state_len), state_);
+      e.state = state_;
+    }
+    if (d.meta_len > 0) {
+      unescape(rows.substr(d.meta_at, d.meta_len), meta_);
+      e.metadata = meta_;
+    }
+    RowDigest r{d.stream, d.ms, d.seq, {}};
+    unsigned char sha[32];
+    digest(batch.digestStream(d.stream), d.ms, d.seq, rows.substr(d.id_at, d.id_len), d.row_id, e,
+           sha);
+    std::copy(std::begin(sha), std::end(sha), r.sha.begin());
+    out.push_back(r);
+  }
+}
 
 void RowDigester::digest(std::string_view stream, int64_t entry_ms, int64_t entry_seq,
                          std::string_view entry_id, const Uuid& id, const Event& e,

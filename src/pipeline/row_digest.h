@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include <array>
+#include <vector>
+
+#include "pipeline/batch.h"
 #include "pipeline/decode.h"
 #include "pipeline/jsonb_text.h"
 #include "pipeline/sha256.h"
@@ -17,6 +21,15 @@ namespace auditq::pipeline {
 
 class RowDigester {
 public:
+  struct RowDigest {
+    uint32_t stream; // Batch::digestStream index
+    int64_t ms;
+    int64_t seq;
+    std::array<unsigned char, 32> sha;
+  };
+  // Every event row's digest of `batch` (built with row_digests), in the order added.
+  void digestBatch(const Batch& batch, std::vector<RowDigest>& out);
+
   void digest(std::string_view stream, int64_t entry_ms, int64_t entry_seq,
               std::string_view entry_id, const Uuid& id, const Event& event,
               unsigned char (&out)[32]);
@@ -26,6 +39,8 @@ public:
 private:
   JsonbText jsonb_;
   std::string canon_;
+  std::string state_; // a column's JSON, COPY escapes undone
+  std::string meta_;
   Sha256 sha_;
 };
 

@@ -352,9 +352,25 @@ protected:
   void SetUp() override {
     Store::SetUp();
     createGroup();
-    auto daemon = startDaemon({{"AUDITQ_BATCH_MAX_ENTRIES", "20"}});
-    for (int i = 0; i < 200; ++i) {
+    // Projections off: the odd states below need not describe a session.
+    auto daemon = startDaemon({{"AUDITQ_BATCH_MAX_ENTRIES", "20"},
+                               {"AUDITQ_PROJECTIONS_SESSIONS", "false"},
+                               {"AUDITQ_PROJECTIONS_PARTICIPANTS", "false"}});
+    for (int i = 0; i < 195; ++i) {
       xadd(entryWithState(newUuid(), 1));
+    }
+    // Documents jsonb prints differently from how they were written (the writer digests what
+    // jsonb will print): key order, duplicates, spacing, escapes that are also COPY escapes,
+    // numbers, an upper-case UUID, metadata.
+    for (const std::string state :
+         {R"({"zz":1,"a":2,"a":3, "s":"tab\there\\ \"q\" \u00e9 \ud83d\ude00 \n"})",
+          R"({"n":[1.50, 1.5e1, -0, 0e5, 1E+2, 12345678901234567890123],"x":{}})",
+          R"({"line":"a\nb\r\tc\\d\/e"})", R"({"b":[],"a":{"y":null,"x":true}})", R"({})"}) {
+      auto f = entryWithState(newUuid(), 1);
+      f.back() = state;
+      f[3] = f[3].substr(0, 9) + "ABCD" + f[3].substr(13); // an upper-case session id
+      f.insert(f.end(), {"metadata", R"({"k":"v\\w",  "a":1})"});
+      xadd(f);
     }
     ASSERT_TRUE(waitFor([&] { return events() == 200 && pending() == 0; })) << daemon->stderrText();
     stopDaemon(*daemon);
