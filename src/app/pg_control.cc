@@ -107,9 +107,7 @@ void PgControl::maintainPartitions(std::function<void(size_t, size_t)> done,
         if (cfg_.retention.keep_seconds > 0) {
           pg::PruneOptions o;
           o.keep_seconds = cfg_.retention.keep_seconds;
-          o.recover_max_age_seconds = cfg_.recover.max_age_seconds > 0
-                                          ? cfg_.recover.max_age_seconds
-                                          : cfg_.recover.ttl_seconds;
+          o.recover_max_age_seconds = cfg_.recover.maxAgeSeconds();
           o.drop = cfg_.retention.action == "drop";
           pruned = pg::prunePartitions(c, o, now_ms);
         }

@@ -17,11 +17,6 @@
 namespace auditq::app {
 namespace {
 
-int recoverMaxAge(const config::Config& cfg) {
-  return static_cast<int>(cfg.recover.max_age_seconds > 0 ? cfg.recover.max_age_seconds
-                                                          : cfg.recover.ttl_seconds);
-}
-
 void printPartitions(const std::vector<pg::PartitionInfo>& parts) {
   std::cout << fmt::format("{:<22}  {:<34}  {:<20}  {:<20}  {:<8}  {:>10}  {:>12}\n", "TABLE",
                            "PARTITION", "FROM", "TO", "STATE", "ROWS~", "BYTES");
@@ -56,7 +51,7 @@ int partitionsCommand(const config::Config& cfg, const PartitionsOptions& o) {
     }
     pg::PruneOptions p;
     p.keep_seconds = cfg.retention.keep_seconds;
-    p.recover_max_age_seconds = recoverMaxAge(cfg);
+    p.recover_max_age_seconds = cfg.recover.maxAgeSeconds();
     p.drop = cfg.retention.action == "drop";
     p.dry_run = o.dry_run;
     p.concurrently = true;

@@ -177,8 +177,7 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.duration("keep", c.retention.keep_seconds, 86'400, int64_t{100} * 365 * 86'400);
     r.choice("action", c.retention.action, {"drop", "detach"});
     // Never remove the newest snapshot of a session --recover would still restore.
-    const int64_t recover_age =
-        c.recover.max_age_seconds > 0 ? c.recover.max_age_seconds : c.recover.ttl_seconds;
+    const int64_t recover_age = c.recover.maxAgeSeconds();
     if (c.retention.keep_seconds > 0 && c.retention.keep_seconds < recover_age) {
       r.fail("keep", fmt::format("must be at least recover.max_age_seconds ({} s; ttl_seconds "
                                  "when 0): the snapshots --recover restores must be kept, got {} s",

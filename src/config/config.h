@@ -83,6 +83,7 @@ struct RecoverConfig {
   int64_t ttl_seconds = 3600;
   bool ttl_from_event = false; // TTL = ttl_seconds minus the time since the snapshot's event
   int64_t max_age_seconds = 0; // skip sessions whose last event is older; 0: ttl_seconds
+  int64_t maxAgeSeconds() const { return max_age_seconds > 0 ? max_age_seconds : ttl_seconds; }
   bool include_terminal = false;
   std::string version_field = "version"; // the state's JSON key compared before overwriting
   int64_t pipeline = 1000;               // Redis commands in flight (per reader)

@@ -30,9 +30,9 @@ std::vector<std::string> premakePartitions(Connection& conn, int64_t width_ms, i
                                            int64_t now_ms);
 
 struct PruneOptions {
-  int64_t keep_seconds = 0;        // partitions entirely older than now - keep
-  int64_t recover_max_age_seconds; // a partition holding a snapshot younger than this stays
-  bool drop = true;                // false: detached and kept (retention.action: detach)
+  int64_t keep_seconds = 0;            // partitions entirely older than now - keep
+  int64_t recover_max_age_seconds = 0; // a partition holding a newer snapshot stays
+  bool drop = true;                    // false: detached and kept (retention.action: detach)
   bool dry_run = false;
   // DETACH ... CONCURRENTLY (needs the tables' owner, outside any transaction: the CLI); else
   // the migration's SECURITY DEFINER function, a plain DETACH under a 1 s lock_timeout (the

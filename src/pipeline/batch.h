@@ -96,7 +96,8 @@ public:
   // collapsed session and participant rows (memory is bounded by this, not by entry count).
   size_t bytes() const {
     return raw_.bytes() + event_rows_.size() + dead_letter_rows_.size() + tombstone_rows_.size() +
-           projection_bytes_ + session_rows_.size() + participant_rows_.size();
+           projection_bytes_ + session_rows_.size() + participant_rows_.size() +
+           digest_inputs_.size() * sizeof(DigestInput);
   }
 
   // The batch's first dead letter, for the one log line per batch (valid when deadLetters()).

@@ -368,8 +368,7 @@ int run(const config::Config& cfg, const RecoverOptions& o) {
   }
   pipeline::RecoverRules rules;
   rules.include_terminal = cfg.recover.include_terminal;
-  rules.max_age_seconds =
-      cfg.recover.max_age_seconds > 0 ? cfg.recover.max_age_seconds : cfg.recover.ttl_seconds;
+  rules.max_age_seconds = cfg.recover.maxAgeSeconds();
   rules.all = o.all || o.session.has_value(); // one named session: the age limit is moot
   rules.ttl_seconds = cfg.recover.ttl_seconds;
   rules.ttl_from_event = cfg.recover.ttl_from_event;

@@ -15,7 +15,8 @@ std::string render(std::string_view json) {
 }
 
 TEST(JsonbText, SortsKeysByLengthThenBytesAndKeepsTheLastDuplicate) {
-  EXPECT_EQ(render(R"({"b":1,"a":2,"aa":3,"A":4,"":5})"), R"({"": 5, "A": 4, "a": 2, "b": 1, "aa": 3})");
+  EXPECT_EQ(render(R"({"b":1,"a":2,"aa":3,"A":4,"":5})"),
+            R"({"": 5, "A": 4, "a": 2, "b": 1, "aa": 3})");
   EXPECT_EQ(render(R"({"k":1,"k":2,"j":{"k":3,"k":[1]}})"), R"({"j": {"k": [1]}, "k": 2})");
   EXPECT_EQ(render(R"(  { "a" : [ 1 , [ ] , { } ] }  )"), R"({"a": [1, [], {}]})");
 }
