@@ -29,8 +29,9 @@ int hexValue(char c) {
   return -1;
 }
 
-// The code unit of "\uXXXX" at text[i] (i at the backslash), or -1.
-int escapeUnit(std::string_view text, size_t i) {
+} // namespace
+
+int jsonEscapeUnit(std::string_view text, size_t i) {
   if (i + 6 > text.size() || text[i] != '\\' || text[i + 1] != 'u') {
     return -1;
   }
@@ -44,8 +45,6 @@ int escapeUnit(std::string_view text, size_t i) {
   }
   return v;
 }
-
-} // namespace
 
 std::optional<std::string_view> JsonbCheck::string(std::string_view text, size_t& i) {
   ++i; // the opening quote
@@ -74,7 +73,7 @@ std::optional<std::string_view> JsonbCheck::string(std::string_view text, size_t
     if (e != 'u') {
       return "an invalid escape in a string";
     }
-    const int unit = escapeUnit(text, i);
+    const int unit = jsonEscapeUnit(text, i);
     if (unit < 0) {
       return "an invalid \\u escape in a string";
     }
@@ -85,7 +84,7 @@ std::optional<std::string_view> JsonbCheck::string(std::string_view text, size_t
       return "a low surrogate escape without a high one";
     }
     if (unit >= 0xD800 && unit <= 0xDBFF) {
-      const int low = escapeUnit(text, i + 6);
+      const int low = jsonEscapeUnit(text, i + 6);
       if (low < 0xDC00 || low > 0xDFFF) {
         return "a high surrogate escape without a low one";
       }

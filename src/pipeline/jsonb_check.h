@@ -25,6 +25,9 @@ namespace auditq::pipeline {
 
 inline constexpr size_t kMaxJsonDepth = 10'000;
 
+// The code unit of the "\uXXXX" escape at text[i] (i at the backslash), or -1.
+int jsonEscapeUnit(std::string_view text, size_t i);
+
 class JsonbCheck {
 public:
   // nullopt when jsonb takes `text`, else why not. `exotic_numbers` is set when it holds a

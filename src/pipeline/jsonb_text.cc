@@ -4,23 +4,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "pipeline/jsonb_check.h"
+
 namespace auditq::pipeline {
 namespace {
 
 bool isDigit(char c) {
   return c >= '0' && c <= '9';
-}
-
-int hexValue(char c) {
-  if (isDigit(c)) {
-    return c - '0';
-  }
-  return (c | 0x20) - 'a' + 10;
-}
-
-int unitAt(std::string_view s, size_t i) { // s[i] is the 'u' of \uXXXX
-  return (hexValue(s[i + 1]) << 12) | (hexValue(s[i + 2]) << 8) | (hexValue(s[i + 3]) << 4) |
-         hexValue(s[i + 4]);
 }
 
 void appendUtf8(std::string& out, uint32_t cp) {
@@ -85,9 +75,9 @@ void JsonbText::string(std::string_view s, size_t& i) {
       text_.push_back('\t');
       break;
     case 'u': {
-      uint32_t cp = static_cast<uint32_t>(unitAt(s, i + 1));
+      uint32_t cp = static_cast<uint32_t>(jsonEscapeUnit(s, i));
       if (cp >= 0xD800 && cp <= 0xDBFF) { // JsonbCheck saw the low half follow
-        const auto low = static_cast<uint32_t>(unitAt(s, i + 7));
+        const auto low = static_cast<uint32_t>(jsonEscapeUnit(s, i + 6));
         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         i += 6;
       }

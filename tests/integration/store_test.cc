@@ -402,6 +402,27 @@ TEST_F(Verify, PassesOnAnUntouchedStore) {
   EXPECT_EQ(count("SELECT count(*) FROM sync_events WHERE batch_id IS NULL"), 0);
 }
 
+TEST_F(Verify, StreamAndSinceLimitWhatIsChecked) {
+  const std::string b = middleBatch();
+  db_.scalar(fmt::format("UPDATE sync_events SET event_type = 'forged' WHERE ctid = (SELECT "
+                         "min(ctid) FROM sync_events WHERE batch_id = {})",
+                         b));
+  const auto other = cli({"verify", "--stream", "another-stream"});
+  EXPECT_EQ(other.exit_code, 0) << other.out << other.err;
+  EXPECT_NE(other.out.find("OK: 0 batch(es)"), std::string::npos) << other.out;
+  const auto mine = cli({"verify", "--stream", stream_});
+  EXPECT_EQ(mine.exit_code, 1) << mine.out;
+  EXPECT_NE(mine.out.find("TAMPERED: batch " + b), std::string::npos) << mine.out;
+  const auto later = cli({"verify", "--since", "2999-01-01"});
+  EXPECT_EQ(later.exit_code, 0) << later.out << later.err;
+  EXPECT_NE(later.out.find("OK: 0 batch(es)"), std::string::npos) << later.out;
+  const auto since = cli({"verify", "--since", "2000-01-01 00:00+00"});
+  EXPECT_EQ(since.exit_code, 1) << since.out;
+  const auto bad = cli({"verify", "--since", "not a time"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.err.find("PostgreSQL"), std::string::npos) << bad.err;
+}
+
 TEST_F(Verify, CatchesAnUpdateByTheOwner) {
   const std::string b = middleBatch();
   db_.scalar(fmt::format("UPDATE sync_events SET event_type = 'forged' WHERE ctid = (SELECT "
