@@ -38,26 +38,33 @@ constexpr std::array<const char*, 16> kEventColumns = {"id",
                                                        "entry_ms",
                                                        "entry_seq"};
 
+// Nothing here outlives a transaction, so that writing works through a pooler in transaction
+// mode (pgbouncer pool_mode = transaction), where consecutive transactions may run on different
+// server sessions: the staging tables are made, if that session has none yet, by the batch's
+// own first statement (no extra round trip; ON COMMIT DELETE ROWS empties them, whichever
+// client's transaction filled them), statements are unnamed (no prepared statement left in a
+// session), the statement timeout is SET LOCAL. Names carry the layout's version: sessions
+// shared with another auditq release through a pooler keep each release's own tables.
 constexpr const char* kCreateStaging = R"(
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage_events (
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_events (
     id uuid, session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
     time_remaining_ms integer, time_elapsed_ms integer, cycle_number integer,
     "timestamp" timestamptz, state_snapshot jsonb, metadata jsonb, stream text, entry_id text,
     version bigint, entry_ms bigint, entry_seq bigint) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage_sessions (
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_sessions (
     session_id uuid, sync_mode sync_mode, time_per_cycle_ms integer, increment_ms integer,
     max_time_ms integer, created_at timestamptz, started_at timestamptz, completed_at timestamptz,
     final_status sync_status, total_cycles integer, total_participants integer,
     last_updated_at timestamptz, status sync_status, version bigint, last_event_at timestamptz,
     snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage_participants (
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_participants (
     session_id uuid, participant_id uuid, total_time_ms integer, group_id uuid,
     total_cycles integer, total_time_active_ms integer, added_at timestamptz,
     first_active_at timestamptz, last_active_at timestamptz, version bigint,
     snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage_tombstones (
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_tombstones (
     session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage_dead_letters (
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_dead_letters (
     stream text, entry_id text, entry_ms bigint, entry_seq bigint, fields jsonb, reason text,
     error text, delivery_count bigint) ON COMMIT DELETE ROWS;
 )";
@@ -71,7 +78,7 @@ INSERT INTO sync_events (id, session_id, event_type, participant_id, group_id,
 SELECT id, session_id, event_type, participant_id, group_id, time_remaining_ms, time_elapsed_ms,
        cycle_number, "timestamp", state_snapshot, metadata, stream, entry_id, version, entry_ms,
        entry_seq
-FROM auditq_stage_events s
+FROM auditq_stage1_events s
 WHERE NOT EXISTS (SELECT 1 FROM auditq_dead_letters d
                   WHERE d.stream = s.stream AND d.entry_id = s.entry_id
                     AND d.entry_ms = s.entry_ms)
@@ -84,7 +91,7 @@ constexpr const char* kInsertDeadLetters = R"(
 INSERT INTO auditq_dead_letters (stream, entry_id, entry_ms, fields, reason, error,
                                  delivery_count)
 SELECT d.stream, d.entry_id, d.entry_ms, d.fields, d.reason, d.error, d.delivery_count
-FROM auditq_stage_dead_letters d
+FROM auditq_stage1_dead_letters d
 WHERE NOT EXISTS (SELECT 1 FROM sync_events e
                   WHERE e.stream = d.stream AND e.entry_ms = d.entry_ms
                     AND e.entry_seq = d.entry_seq)
@@ -102,7 +109,7 @@ ON CONFLICT (stream, entry_id, entry_ms) DO NOTHING)";
 constexpr const char* kInsertTombstones = R"(
 INSERT INTO auditq_tombstones AS t (session_id, deleted_at, stream, entry_id)
 SELECT DISTINCT ON (session_id) session_id, deleted_at, stream, entry_id
-FROM auditq_stage_tombstones
+FROM auditq_stage1_tombstones
 ORDER BY session_id, deleted_at, split_part(entry_id, '-', 1)::numeric,
          split_part(entry_id, '-', 2)::numeric, stream
 ON CONFLICT (session_id) DO UPDATE SET
@@ -117,15 +124,15 @@ WHERE (EXCLUDED.deleted_at, split_part(EXCLUDED.entry_id, '-', 1)::numeric,
 // writers never hold each other's rows (no 40P01).
 constexpr const char* kLockSessions = R"(
 SELECT 1 FROM sync_sessions
-WHERE session_id IN (SELECT session_id FROM auditq_stage_tombstones
-                     UNION SELECT session_id FROM auditq_stage_sessions)
+WHERE session_id IN (SELECT session_id FROM auditq_stage1_tombstones
+                     UNION SELECT session_id FROM auditq_stage1_sessions)
 ORDER BY session_id FOR UPDATE)";
 
 constexpr const char* kMarkDeletedSessions = R"(
 UPDATE sync_sessions s SET deleted_at = t.deleted_at
 FROM auditq_tombstones t
 WHERE t.session_id = s.session_id AND s.deleted_at IS DISTINCT FROM t.deleted_at
-  AND t.session_id IN (SELECT session_id FROM auditq_stage_tombstones))";
+  AND t.session_id IN (SELECT session_id FROM auditq_stage1_tombstones))";
 
 // A newer state (AUDITQ_STANDING) overwrites; an equal or older one never does. ORDER BY keeps
 // the lock order stable across writers and instances, so concurrent batches do not deadlock.
@@ -138,7 +145,7 @@ SELECT st.session_id, st.sync_mode, st.time_per_cycle_ms, st.increment_ms, st.ma
        st.created_at, st.started_at, st.completed_at, st.final_status, st.total_cycles,
        st.total_participants, COALESCE(st.last_updated_at, now()), st.status, st.version,
        st.last_event_at, st.snapshot_stream, st.snapshot_entry_id, t.deleted_at
-FROM auditq_stage_sessions st LEFT JOIN auditq_tombstones t ON t.session_id = st.session_id
+FROM auditq_stage1_sessions st LEFT JOIN auditq_tombstones t ON t.session_id = st.session_id
 ORDER BY st.session_id
 ON CONFLICT (session_id) DO UPDATE SET
     sync_mode = EXCLUDED.sync_mode, time_per_cycle_ms = EXCLUDED.time_per_cycle_ms,
@@ -160,7 +167,7 @@ INSERT INTO sync_participants AS p (session_id, participant_id, total_time_ms, g
     snapshot_stream, snapshot_entry_id)
 SELECT session_id, participant_id, total_time_ms, group_id, total_cycles, total_time_active_ms,
        added_at, first_active_at, last_active_at, version, snapshot_stream, snapshot_entry_id
-FROM auditq_stage_participants ORDER BY session_id, participant_id
+FROM auditq_stage1_participants ORDER BY session_id, participant_id
 ON CONFLICT (session_id, participant_id) DO UPDATE SET
     total_time_ms = EXCLUDED.total_time_ms, group_id = EXCLUDED.group_id,
     total_cycles = EXCLUDED.total_cycles, total_time_active_ms = EXCLUDED.total_time_active_ms,
@@ -213,6 +220,15 @@ FROM sync_events e
 WHERE e.stream = ANY($4::text[]) AND e.entry_ms BETWEEN $2 AND $3
   AND e.batch_id = current_setting('auditq.batch')::bigint
 GROUP BY e.stream)";
+
+constexpr const char* kAnyDeadLettered =
+    "SELECT EXISTS (SELECT 1 FROM auditq_dead_letters WHERE stream = $1 "
+    "AND entry_id = ANY($2::text[]) AND entry_ms BETWEEN $3 AND $4)";
+
+constexpr const char* kCheckSchema =
+    "SELECT 'sync_events'::regclass, 'sync_sessions'::regclass, 'sync_participants'::regclass, "
+    "'auditq_dead_letters'::regclass, 'auditq_tombstones'::regclass, 'auditq_batches'::regclass, "
+    "'auditq_partitions'::regclass, 'auditq_batch_ids'::regclass";
 
 // libpq is handed about this much per call: big enough to amortise the call, small enough that
 // libpqxx's copy of each chunk stays cheap.
@@ -287,24 +303,9 @@ bool BatchWriter::connect(WriteOutcome& outcome) {
   impl_->conn.reset();
   try {
     auto conn = Connection::open(impl_->postgres);
-    // A statement stuck behind a lock or a hung server must fail (57014: transient, retried)
-    // rather than hold the batch, and its entries, forever.
-    conn->execute(fmt::format("SET statement_timeout = {}", impl_->postgres.statement_timeout_ms));
-    conn->execute(kCreateStaging);
-    // Prepared once per connection: planning these per batch costs more than small batches'
-    // rows do.
-    mapErrors([&] {
-      auto& c = conn->impl().conn;
-      c.prepare("auditq_insert_staged_events", kInsertStagedEvents);
-      c.prepare("auditq_insert_dead_letters", kInsertDeadLetters);
-      c.prepare("auditq_upsert_sessions", kUpsertSessions);
-      c.prepare("auditq_upsert_participants", kUpsertParticipants);
-      c.prepare("auditq_any_dead_lettered",
-                "SELECT EXISTS (SELECT 1 FROM auditq_dead_letters WHERE stream = $1 "
-                "AND entry_id = ANY($2::text[]) AND entry_ms BETWEEN $3 AND $4)");
-      c.prepare("auditq_record_batch", kRecordBatch);
-      c.prepare("auditq_notify_batch", kNotifyBatch);
-    });
+    // A database auditq cannot write to (not migrated) fails here, not at the first batch, so
+    // that readiness says so. Nothing else is set up: see kCreateStaging.
+    conn->execute(kCheckSchema);
     impl_->conn = std::move(conn);
     return true;
   } catch (const Error& e) {
@@ -322,14 +323,21 @@ struct RedoStaged {};
 // dead letters holds its streams' lock exclusively, a batch of events holds it shared. So a
 // dead letter's NOT EXISTS (sync_events) and an event's check against auditq_dead_letters each
 // see the other's commit, never both miss it. Locks are taken in stream order.
-void lockStreams(pqxx::work& tx, const pipeline::Batch& batch) {
-  // The rows' batch_id default reads this; the digest finds the rows by it.
-  std::string sql = "SELECT set_config('auditq.batch', nextval('auditq_batch_ids')::text, true);";
+void beginBatch(pqxx::work& tx, const pipeline::Batch& batch, int64_t statement_timeout_ms) {
+  // The timeout first, so that it covers the locks below; the rows' batch_id default reads
+  // auditq.batch, the digest finds the rows by it; the staging tables' "already exists,
+  // skipping" notices are not worth a line on stderr per batch.
+  std::string sql =
+      fmt::format("SELECT set_config('statement_timeout', '{}', true), "
+                  "set_config('client_min_messages', 'warning', true);"
+                  "SELECT set_config('auditq.batch', nextval('auditq_batch_ids')::text, true);",
+                  statement_timeout_ms);
   std::vector<std::string> keys;
   for (const auto& ids : batch.acks()) {
     keys.push_back("auditq_entries:" + ids.stream());
   }
   std::sort(keys.begin(), keys.end());
+  sql += kCreateStaging;
   const char* fn =
       batch.deadLetters() > 0 ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared";
   for (const auto& k : keys) {
@@ -351,8 +359,8 @@ bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& 
       ids.append(s.id(i)); // ids are digits and a dash: no quoting
     }
     ids.push_back('}');
-    const auto r = tx.exec_prepared("auditq_any_dead_lettered", s.stream(), ids, batch.minEntryMs(),
-                                    batch.maxEntryMs());
+    const auto r =
+        tx.exec_params(kAnyDeadLettered, s.stream(), ids, batch.minEntryMs(), batch.maxEntryMs());
     if (!r.empty() && r[0][0].as<bool>()) {
       return true;
     }
@@ -446,12 +454,13 @@ void digestInserted(const pipeline::Batch& batch,
 }
 
 void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
-                      const WriterOptions& options, const std::shared_future<void>& digesting,
+                      int64_t statement_timeout_ms, const WriterOptions& options,
+                      const std::shared_future<void>& digesting,
                       const std::vector<pipeline::RowDigester::RowDigest>& digests,
                       WriteOutcome& outcome, std::string& chunk, std::string& streams) {
   pqxx::result inserted_rows;
   pqxx::work tx(c);
-  lockStreams(tx, batch);
+  beginBatch(tx, batch, statement_timeout_ms);
   if (batch.events() > 0) {
     if (!staged) {
       copyRows(tx, "sync_events", kEventColumns, batch.eventRows(), chunk);
@@ -459,35 +468,35 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
         throw RedoStaged{};
       }
     } else {
-      copyRows(tx, "auditq_stage_events", kEventColumns, batch.eventRows(), chunk);
-      inserted_rows = tx.exec_prepared("auditq_insert_staged_events");
+      copyRows(tx, "auditq_stage1_events", kEventColumns, batch.eventRows(), chunk);
+      inserted_rows = tx.exec(kInsertStagedEvents);
       outcome.duplicates = batch.events() - inserted_rows.size();
     }
   }
   if (batch.deadLetters() > 0) {
-    copyRows(tx, "auditq_stage_dead_letters", kDeadLetterStageColumns, batch.deadLetterRows(),
+    copyRows(tx, "auditq_stage1_dead_letters", kDeadLetterStageColumns, batch.deadLetterRows(),
              chunk);
-    tx.exec_prepared0("auditq_insert_dead_letters");
+    tx.exec0(kInsertDeadLetters);
   }
   const bool tombstones = !batch.tombstoneRows().empty();
   if (tombstones) {
-    copyRows(tx, "auditq_stage_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
+    copyRows(tx, "auditq_stage1_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
     tx.exec(kInsertTombstones);
   }
   if (!batch.sessionRows().empty()) {
-    copyRows(tx, "auditq_stage_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
+    copyRows(tx, "auditq_stage1_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
   }
   if (tombstones) {
     tx.exec(kLockSessions);
     tx.exec(kMarkDeletedSessions);
   }
   if (!batch.sessionRows().empty()) {
-    tx.exec_prepared0("auditq_upsert_sessions");
+    tx.exec0(kUpsertSessions);
   }
   if (!batch.participantRows().empty()) {
-    copyRows(tx, "auditq_stage_participants", kParticipantStageColumns, batch.participantRows(),
+    copyRows(tx, "auditq_stage1_participants", kParticipantStageColumns, batch.participantRows(),
              chunk);
-    tx.exec_prepared0("auditq_upsert_participants");
+    tx.exec0(kUpsertParticipants);
   }
   if (batch.events() > 0) {
     streamsLiteral(batch, streams);
@@ -498,13 +507,13 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
       InsertedRows ins;
       digestInserted(batch, digests, staged ? &inserted_rows : nullptr, ins);
       if (ins.count > 0) {
-        tx.exec_prepared0("auditq_record_batch", options.chain, ins.first_ms, ins.last_ms,
-                          ins.streams, ins.count, ins.digest);
+        tx.exec_params0(kRecordBatch, options.chain, ins.first_ms, ins.last_ms, ins.streams,
+                        ins.count, ins.digest);
       }
     }
     if (options.notify) {
-      tx.exec_prepared("auditq_notify_batch", options.notify_channel, batch.minEntryMs(),
-                       batch.maxEntryMs(), streams);
+      tx.exec_params(kNotifyBatch, options.notify_channel, batch.minEntryMs(), batch.maxEntryMs(),
+                     streams);
     }
   }
   tx.commit();
@@ -568,16 +577,22 @@ void BatchWriter::ensurePartitions(const pipeline::Batch& batch) {
       if (within(ms, ms)) {
         continue;
       }
+      std::vector<std::string> made;
       {
-        pqxx::nontransaction tx(c);
+        pqxx::work tx(c);
+        tx.exec(fmt::format("SELECT set_config('statement_timeout', '{}', true)",
+                            impl_->postgres.statement_timeout_ms));
         for (const char* parent : {"sync_events", "auditq_dead_letters"}) {
-          const auto made = tx.exec_params1("SELECT auditq_ensure_partition($1, $2, $3)", parent,
-                                            ms, impl_->options.partition_width_ms);
-          if (!made[0].is_null()) {
-            core::log::info("partition_created",
-                            {{"partition", made[0].c_str()}, {"on_demand_for", ids.id(i)}});
+          const auto r = tx.exec_params1("SELECT auditq_ensure_partition($1, $2, $3)", parent, ms,
+                                         impl_->options.partition_width_ms);
+          if (!r[0].is_null()) {
+            made.emplace_back(r[0].c_str());
           }
         }
+        tx.commit();
+      }
+      for (const auto& name : made) {
+        core::log::info("partition_created", {{"partition", name}, {"on_demand_for", ids.id(i)}});
       }
       loadCoverage();
     }
@@ -617,8 +632,8 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
       try {
         mapErrors([&] {
           ensurePartitions(batch);
-          writeTransaction(c, batch, staged, impl_->options, digesting, impl_->digests, outcome,
-                           chunk, impl_->streams);
+          writeTransaction(c, batch, staged, impl_->postgres.statement_timeout_ms, impl_->options,
+                           digesting, impl_->digests, outcome, chunk, impl_->streams);
         });
         break;
       } catch (const RedoStaged&) {

@@ -43,7 +43,7 @@ public:
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
 
-  // Connects if not connected (creating the session's staging tables). Returns false with
+  // Connects if not connected and checks the schema is there. Returns false with
   // `outcome` filled when the database cannot be reached or is not migrated.
   bool connect(WriteOutcome& outcome);
 

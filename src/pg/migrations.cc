@@ -57,7 +57,10 @@ public:
     for (bool logged = false;; logged = true) {
       {
         pqxx::nontransaction tx(conn_);
-        if (tx.exec_params1("SELECT pg_try_advisory_lock($1)", kMigrationLockKey)[0].as<bool>()) {
+        const auto r =
+            tx.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()", kMigrationLockKey);
+        if (r[0].as<bool>()) {
+          pid_ = r[1].as<int>();
           return;
         }
       }
@@ -78,8 +81,23 @@ public:
   MigrationLock(const MigrationLock&) = delete;
   MigrationLock& operator=(const MigrationLock&) = delete;
 
+  // Throws unless `tx` runs in the session that holds the lock. Through a pooler in
+  // transaction mode (pgbouncer pool_mode = transaction) consecutive transactions may run in
+  // different server sessions: the lock would protect nothing and never be released, and an
+  // online migration's steps need one session. Migrations go to PostgreSQL itself.
+  void check(pqxx::transaction_base& tx) const {
+    if (tx.exec1("SELECT pg_backend_pid()")[0].as<int>() != pid_) {
+      throw Error("postgres.url (DATABASE_URL) leads through a pooler in transaction mode: "
+                  "consecutive transactions ran in different server sessions, so the migration "
+                  "lock protects nothing; run `auditq migrate` against PostgreSQL directly (the "
+                  "daemon itself works through such a pooler)",
+                  "");
+    }
+  }
+
 private:
   pqxx::connection& conn_;
+  int pid_ = 0;
 };
 
 void ensureHistory(pqxx::connection& conn) {
@@ -161,11 +179,13 @@ MigrationRun migrateUp(Connection& conn, const std::vector<Migration>& migration
       // did, and can run again after a crash); the last runs with the record of the migration.
       for (size_t i = 0; i + 1 < steps.size(); ++i) {
         pqxx::nontransaction tx(c);
+        lock.check(tx);
         tx.exec(std::string(steps[i]));
       }
       for (int attempt = 1;; ++attempt) {
         try {
           pqxx::work tx(c);
+          lock.check(tx);
           tx.exec(std::string(steps.back()));
           tx.exec_params("INSERT INTO auditq_schema_migrations (version, name, checksum) "
                          "VALUES ($1, $2, $3)",
@@ -209,6 +229,7 @@ MigrationRun migrateDown(Connection& conn, const std::vector<Migration>& migrati
                     "");
       }
       pqxx::work tx(c);
+      lock.check(tx);
       tx.exec(std::string(m->down_sql));
       tx.exec_params("DELETE FROM auditq_schema_migrations WHERE version = $1", m->version);
       tx.commit();

@@ -37,15 +37,19 @@ void run(const std::vector<std::string>& args) {
   ASSERT_EQ(r.exit_code, 0) << "dev-stack " << args[0] << ": " << r.err;
 }
 
+std::string exported(const std::string& name) {
+  const auto env =
+      runProcess({std::string(AUDITQ_SOURCE_DIR) + "/scripts/dev-stack", "env"}, stackEnv());
+  return exportedValue(env.out, name);
+}
+
 void start() {
   char dir[] = "/tmp/auditq-private-stack-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   g_dir = dir;
   run({"up"});
-  const auto env =
-      runProcess({std::string(AUDITQ_SOURCE_DIR) + "/scripts/dev-stack", "env"}, stackEnv());
-  setenv("AUDITQ_TEST_PG_URL", exportedValue(env.out, "AUDITQ_TEST_PG_URL").c_str(), 1);
-  setenv("AUDITQ_TEST_REDIS_URL", exportedValue(env.out, "AUDITQ_TEST_REDIS_URL").c_str(), 1);
+  setenv("AUDITQ_TEST_PG_URL", exported("AUDITQ_TEST_PG_URL").c_str(), 1);
+  setenv("AUDITQ_TEST_REDIS_URL", exported("AUDITQ_TEST_REDIS_URL").c_str(), 1);
 }
 
 void stop() {

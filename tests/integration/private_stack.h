@@ -13,5 +13,7 @@ void start();
 void stop();
 // scripts/dev-stack <args> on this stack (stop-pg immediate, start-redis, ...).
 void run(const std::vector<std::string>& args);
+// A value `scripts/dev-stack env` exports for this stack ("" when it exports none).
+std::string exported(const std::string& name);
 
 } // namespace auditq::test::private_stack
