@@ -40,6 +40,19 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     r.integer("connect_timeout_ms", c.redis.connect_timeout_ms, 1, kMaxTimeoutMs);
     r.integer("command_timeout_ms", c.redis.command_timeout_ms, 1, kMaxTimeoutMs);
     r.integer("ping_interval_ms", c.redis.ping_interval_ms, 100, kMaxTimeoutMs);
+    r.stringList("sentinels", c.redis.sentinels, true);
+    for (const auto& s : c.redis.sentinels) {
+      if (const std::string bad = checkHostPort(s); !bad.empty()) {
+        r.fail("sentinels", fmt::format("'{}': {}", s, bad));
+      }
+    }
+    r.string("master_name", c.redis.master_name);
+    if (!c.redis.sentinels.empty() && c.redis.master_name.empty()) {
+      r.fail("master_name", "must name the monitored primary when redis.sentinels is set");
+    }
+    if (c.redis.sentinels.empty() && !c.redis.master_name.empty()) {
+      r.fail("sentinels", "must list the sentinels (host:port) when redis.master_name is set");
+    }
     r.finish();
   }
   {

@@ -23,6 +23,10 @@ struct RedisConfig {
   int64_t connect_timeout_ms = 2000;
   int64_t command_timeout_ms = 5000;
   int64_t ping_interval_ms = 2000; // PING on idle connections: a silent loss shows within this
+  // Redis Sentinel: when set, the primary is whatever these sentinels name for master_name
+  // (asked again at every connection); url then gives only the user, password and database.
+  std::vector<std::string> sentinels; // host:port each
+  std::string master_name;
 };
 
 struct PostgresConfig {

@@ -186,7 +186,8 @@ void SectionReader::choice(std::string_view key, std::string& value,
   }
 }
 
-void SectionReader::stringList(std::string_view key, std::vector<std::string>& value) {
+void SectionReader::stringList(std::string_view key, std::vector<std::string>& value,
+                               bool may_be_empty) {
   Raw raw = lookup(key);
   if (raw.found) {
     value.clear();
@@ -215,7 +216,7 @@ void SectionReader::stringList(std::string_view key, std::vector<std::string>& v
       }
     }
   }
-  if (value.empty()) {
+  if (value.empty() && !may_be_empty) {
     fail(key, "must name at least one entry");
   }
   for (const auto& item : value) {

@@ -32,7 +32,8 @@ public:
   void choice(std::string_view key, std::string& value,
               std::initializer_list<std::string_view> allowed);
   // A list: a YAML sequence in the file, comma-separated in the environment. Must be non-empty.
-  void stringList(std::string_view key, std::vector<std::string>& value);
+  // A list from a YAML sequence or a comma-separated string; empty only if `may_be_empty`.
+  void stringList(std::string_view key, std::vector<std::string>& value, bool may_be_empty = false);
   // A URL checked by `check` (returns the broken rule or ""); shown masked.
   void url(std::string_view key, std::string& value, std::string (*check)(std::string_view));
   // An extra environment variable that sets this key when the AUDITQ_ one is absent.

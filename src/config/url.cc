@@ -223,6 +223,26 @@ std::string checkRedisUrl(std::string_view text) {
   return {};
 }
 
+// host:port is the authority of a URL: parse it as one, so both agree on IPv6 and ports.
+std::string checkHostPort(std::string_view text) {
+  std::string error;
+  auto url = parseUrl("tcp://" + std::string(text), error);
+  if (!url) {
+    return error;
+  }
+  if (url->host.empty() || url->port == 0 || !url->user.empty() || url->has_password ||
+      !url->path.empty() || !url->query.empty() || text.find('/') != std::string_view::npos) {
+    return "must be host:port";
+  }
+  return {};
+}
+
+std::pair<std::string, int> splitHostPort(std::string_view text) {
+  std::string error;
+  auto url = parseUrl("tcp://" + std::string(text), error);
+  return url ? std::pair(url->host, url->port) : std::pair(std::string(text), 0);
+}
+
 std::string checkPostgresUrl(std::string_view text) {
   std::string error;
   auto url = parseUrl(text, error);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace auditq::config {
 
@@ -25,6 +26,11 @@ std::optional<Url> parseUrl(std::string_view text, std::string& error);
 // The URL with its password replaced by "****" (the whole text if it does not parse, so a
 // malformed URL with a secret in it still never reaches a log).
 std::string maskUrl(std::string_view text);
+
+// A host:port pair ([v6]:port too); empty string when fine, else the rule broken.
+std::string checkHostPort(std::string_view text);
+// Splits a host:port pair checked by checkHostPort.
+std::pair<std::string, int> splitHostPort(std::string_view text);
 
 // Validation of the two kinds auditq uses; empty string when fine, else the rule broken.
 std::string checkRedisUrl(std::string_view text);

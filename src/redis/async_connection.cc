@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "redis/replies.h"
 
 namespace auditq::redis {
 
@@ -46,6 +47,70 @@ void AsyncConnection::connect(ReadyHandler on_ready) {
       self->finishConnect("connect timed out");
     }
   });
+  if (endpoint_.sentinels.empty()) {
+    resolve();
+  } else {
+    askSentinel(0, {});
+  }
+}
+
+// Redis Sentinel: the first sentinel that names a primary for master_name wins; the
+// connection then checks with ROLE that it really reached a primary (a sentinel may lag).
+void AsyncConnection::askSentinel(size_t i, std::string errors) {
+  if (i == endpoint_.sentinels.size()) {
+    finishConnect(
+        fmt::format("no sentinel named a primary for '{}': {}", endpoint_.master_name, errors));
+    return;
+  }
+  sentinel_ = AsyncConnection::create(io_, endpoint_.sentinel(i), connect_timeout_);
+  auto next = [w = weak_from_this(), i, errors](std::string_view why) {
+    auto self = w.lock();
+    if (!self || !self->on_ready_) {
+      return;
+    }
+    const auto& s = self->endpoint_.sentinels[i];
+    std::string more = fmt::format("{}{}:{}: {}", errors.empty() ? "" : "; ", s.host, s.port, why);
+    boost::asio::post(self->io_, [self, i, more = errors + more]() mutable {
+      self->sentinel_.reset();
+      self->askSentinel(i + 1, std::move(more));
+    });
+  };
+  sentinel_->connect([w = weak_from_this(), next](std::string_view error) {
+    auto self = w.lock();
+    if (!self || !self->on_ready_) {
+      return;
+    }
+    if (!error.empty()) {
+      next(error);
+      return;
+    }
+    std::string_view args[] = {"SENTINEL", "get-master-addr-by-name", self->endpoint_.master_name};
+    self->sentinel_->command(
+        args, self->connect_timeout_, [w, next](redisReply* reply, std::string_view error) {
+          auto self = w.lock();
+          if (!self || !self->on_ready_) {
+            return;
+          }
+          const auto addr = parseMasterAddr(reply);
+          if (!addr) {
+            next(reply == nullptr                   ? error
+                 : reply->type == REDIS_REPLY_ERROR ? replyText(reply)
+                                                    : "knows no primary of that name");
+            return;
+          }
+          self->endpoint_.host = addr->first;
+          self->endpoint_.port = addr->second;
+          boost::asio::post(self->io_, [self] {
+            self->sentinel_.reset(); // closes it, outside its own callback
+            if (self->on_ready_) {
+              self->resolve();
+            }
+          });
+        });
+  });
+}
+
+void AsyncConnection::resolve() {
   resolver_.async_resolve(
       endpoint_.host, std::to_string(endpoint_.port),
       [w = weak_from_this()](const boost::system::error_code& ec,
@@ -152,6 +217,24 @@ void AsyncConnection::authenticate() {
     std::string_view args[] = {"CLIENT", "SETNAME", client_name_};
     command(args, t, [](redisReply*, std::string_view) {});
   }
+  if (!endpoint_.sentinels.empty()) {
+    std::string_view role[] = {"ROLE"};
+    command(role, t, [w = weak_from_this()](redisReply* reply, std::string_view error) {
+      auto self = w.lock();
+      if (!self || !self->on_ready_) {
+        return;
+      }
+      if (reply == nullptr) {
+        self->finishConnect(error);
+      } else if (reply->type == REDIS_REPLY_ERROR) {
+        self->finishConnect(fmt::format("ROLE refused: {}", replyText(reply)));
+      } else if (roleOf(reply) != "master") {
+        self->finishConnect(fmt::format("{}:{} is not the primary (role {}); sentinels not "
+                                        "up to date yet",
+                                        self->endpoint_.host, self->endpoint_.port, roleOf(reply)));
+      }
+    });
+  }
   std::string_view ping[] = {"PING"};
   command(ping, t, step("PING"));
 }
@@ -233,12 +316,27 @@ void AsyncConnection::onReply(redisAsyncContext* ctx, void* reply, void* privdat
     pending->handler(nullptr, why);
     return;
   }
-  pending->handler(static_cast<redisReply*>(reply), {});
+  auto* r = static_cast<redisReply*>(reply);
+  if (isNotPrimary(r)) {
+    // Connected to a replica (demoted under us, or a stale address): a failure of the
+    // connection, not of the command. The next connection asks the sentinels again.
+    auto self = pending->owner.lock();
+    const std::string why = fmt::format("not the primary: {}", replyText(r));
+    if (self) {
+      core::log::warn("redis_not_primary",
+                      {{"redis", self->endpoint_.display}, {"reply", replyText(r)}});
+      boost::asio::post(self->io_, [self] { self->close(); });
+    }
+    pending->handler(nullptr, why);
+    return;
+  }
+  pending->handler(r, {});
 }
 
 void AsyncConnection::close() {
   connect_timer_.cancel();
   resolver_.cancel();
+  sentinel_.reset();
   if (ctx_ != nullptr && !closing_) {
     closing_ = true;
     redisAsyncContext* ctx = ctx_;

@@ -80,6 +80,8 @@ private:
   void armRead();
   void armWrite();
   void armTimeout(boost::asio::steady_timer& timer, std::chrono::milliseconds timeout);
+  void askSentinel(size_t i, std::string errors);
+  void resolve();
   void connectTo(const std::string& address);
   void finishConnect(std::string_view error);
   void authenticate();
@@ -100,6 +102,7 @@ private:
   bool write_armed_ = false;
   bool ready_ = false;
   bool closing_ = false;
+  std::shared_ptr<AsyncConnection> sentinel_; // while asking a sentinel for the primary
   ReadyHandler on_ready_;
   std::function<void(std::string_view)> on_disconnect_;
 };

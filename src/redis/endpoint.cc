@@ -3,6 +3,9 @@
 
 #include <charconv>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "config/url.h"
 
 namespace auditq::redis {
@@ -24,6 +27,23 @@ Endpoint endpointFrom(const config::RedisConfig& redis) {
   if (!url->path.empty()) {
     std::from_chars(url->path.data(), url->path.data() + url->path.size(), ep.db);
   }
+  for (const auto& s : redis.sentinels) {
+    auto [host, port] = config::splitHostPort(s);
+    ep.sentinels.push_back({std::move(host), port});
+  }
+  ep.master_name = redis.master_name;
+  if (!ep.sentinels.empty()) {
+    ep.display = fmt::format("primary '{}' of sentinels {} ({})", ep.master_name,
+                             fmt::join(redis.sentinels, ","), ep.display);
+  }
+  return ep;
+}
+
+Endpoint Endpoint::sentinel(size_t i) const {
+  Endpoint ep;
+  ep.host = sentinels[i].host;
+  ep.port = sentinels[i].port;
+  ep.display = fmt::format("sentinel {}:{}", ep.host, ep.port);
   return ep;
 }
 

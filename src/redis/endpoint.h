@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 
@@ -14,6 +15,15 @@ struct Endpoint {
   std::string password; // empty: no AUTH
   int db = 0;
   std::string display; // the URL with the password masked, for messages
+  // redis.sentinels: host and port above are found by asking these for master_name's primary.
+  struct Sentinel {
+    std::string host;
+    int port = 26379;
+  };
+  std::vector<Sentinel> sentinels;
+  std::string master_name;
+  // An endpoint for one sentinel (no AUTH, no SELECT: sentinels have neither here).
+  Endpoint sentinel(size_t i) const;
 };
 
 // The URL was validated at config load, so this cannot fail.

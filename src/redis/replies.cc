@@ -1,6 +1,8 @@
 // Reply parsing: shapes checked at every level, anything unexpected skipped rather than trusted.
 #include "redis/replies.h"
 
+#include <charconv>
+
 namespace auditq::redis {
 
 std::string_view replyText(const redisReply* r) {
@@ -8,6 +10,37 @@ std::string_view replyText(const redisReply* r) {
                           r->type == REDIS_REPLY_ERROR)
              ? std::string_view(r->str, r->len)
              : std::string_view();
+}
+
+bool isNotPrimary(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ERROR) {
+    return false;
+  }
+  const std::string_view text = replyText(r);
+  return text.starts_with("READONLY") || text.starts_with("MASTERDOWN");
+}
+
+std::optional<std::pair<std::string, int>> parseMasterAddr(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+      r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+    return std::nullopt;
+  }
+  const std::string_view port_text = replyText(r->element[1]);
+  int port = 0;
+  const auto [ptr, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 || port > 65535 ||
+      r->element[0]->len == 0) {
+    return std::nullopt;
+  }
+  return std::pair(std::string(replyText(r->element[0])), port);
+}
+
+std::string_view roleOf(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+    return {};
+  }
+  return replyText(r->element[0]);
 }
 
 bool isGroupGone(const redisReply* r) {

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/entry_id.h"
@@ -24,6 +25,18 @@ std::string_view replyText(const redisReply* r);
 
 // NOGROUP (the key or group does not exist) or UNBLOCKED (a blocked read's key was deleted).
 bool isGroupGone(const redisReply* r);
+
+// A reply that says the connection is not to the primary: READONLY (a replica: writes
+// refused) or MASTERDOWN (a replica that lost its primary). Reconnecting asks the sentinels
+// again; nothing is ever written to a replica.
+bool isNotPrimary(const redisReply* r);
+
+// SENTINEL GET-MASTER-ADDR-BY-NAME: [host, port], or nil when the sentinel knows no such name.
+std::optional<std::pair<std::string, int>> parseMasterAddr(const redisReply* r);
+
+// ROLE: ["master", offset, replicas] | ["slave", host, port, state, offset] | ["sentinel", ...].
+// The role's name; empty when the reply is not a ROLE reply.
+std::string_view roleOf(const redisReply* r);
 
 // Calls `visit` for every entry of an XREADGROUP reply (nil: none) in order:
 // [[stream, [[id, [f, v, ...] | nil], ...]], ...]. A pending entry trimmed from the stream has

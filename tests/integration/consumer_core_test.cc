@@ -29,9 +29,6 @@ protected:
   static void SetUpTestSuite() { private_stack::start(); }
   static void TearDownTestSuite() { private_stack::stop(); }
 
-  long long events() const {
-    return count(fmt::format("SELECT count(*) FROM sync_events WHERE stream = '{}'", stream_));
-  }
   long long distinctEvents() const {
     return count(fmt::format("SELECT count(DISTINCT entry_id) FROM sync_events WHERE stream = '{}'",
                              stream_));

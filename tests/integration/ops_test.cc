@@ -31,10 +31,6 @@ class Ops : public PipelineFixture {
 protected:
   static void SetUpTestSuite() { private_stack::start(); }
   static void TearDownTestSuite() { private_stack::stop(); }
-
-  long long events() const {
-    return count(fmt::format("SELECT count(*) FROM sync_events WHERE stream = '{}'", stream_));
-  }
 };
 
 TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {

@@ -141,6 +141,10 @@ long long PipelineFixture::pending(const std::string& stream) {
   return reply->element[0]->integer;
 }
 
+long long PipelineFixture::events() const {
+  return count(fmt::format("SELECT count(*) FROM sync_events WHERE stream = '{}'", stream_));
+}
+
 long long PipelineFixture::count(const std::string& sql) const {
   return std::stoll(db_.scalar(sql));
 }

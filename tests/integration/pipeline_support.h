@@ -43,6 +43,8 @@ protected:
                                           const std::string& status = "running",
                                           const std::string& type = "session_updated") const;
   long long pending(const std::string& stream = "");
+  // Rows of this test's stream in sync_events.
+  long long events() const;
   long long count(const std::string& sql) const;
   // Polls `condition` every 20 ms until true or `timeout`; returns the final value.
   static bool waitFor(const std::function<bool()>& condition,
