@@ -60,6 +60,19 @@ void Consumer::redisFailed(uint64_t epoch, std::string_view error, TimeMs now) {
   advance(now);
 }
 
+void Consumer::redisPrimaryChanged(TimeMs now) {
+  if (exited_ || stopping_) {
+    return;
+  }
+  if (link_ == Link::Groups || link_ == Link::Ready) {
+    linkLost("the sentinels announced a new primary", now);
+  }
+  if (link_ == Link::Down) {
+    reconnect_at_ = now;
+  }
+  advance(now);
+}
+
 void Consumer::readNoGroup(uint64_t epoch, std::optional<size_t> stream, TimeMs now) {
   if (epoch != epoch_) {
     return;

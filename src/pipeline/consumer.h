@@ -217,6 +217,10 @@ public:
   // The link of `epoch` failed: connecting, a lost connection (with or without a command
   // outstanding), a command timeout, or a reply that is an error other than NOGROUP.
   void redisFailed(uint64_t epoch, std::string_view error, TimeMs now);
+  // The sentinels announced a new primary (+switch-master): a link waiting out its backoff
+  // reconnects at once, a link still up (to a primary since demoted) is dropped and
+  // reconnects; the connection asks the sentinels where the primary is now.
+  void redisPrimaryChanged(TimeMs now);
   // NOGROUP (or, for a read, UNBLOCKED): the group is gone on `stream`, or on some stream
   // (nullopt). readNoGroup: the answer to the outstanding read (ListPending, ReadPending,
   // ReadClaimed, ReadNew); groupMissing: to any other command.

@@ -333,6 +333,31 @@ void AsyncConnection::onReply(redisAsyncContext* ctx, void* reply, void* privdat
   pending->handler(r, {});
 }
 
+void AsyncConnection::subscribe(std::string_view channel,
+                                std::function<void(std::string_view)> handler) {
+  if (ctx_ == nullptr) {
+    return;
+  }
+  on_message_ = std::move(handler);
+  // hiredis keeps a subscription's callback for every message: no Pending (freed after one
+  // reply) and no timeout; the context's data leads back here.
+  const char* argv[] = {"SUBSCRIBE", channel.data()};
+  const size_t lens[] = {9, channel.size()};
+  redisAsyncCommandArgv(ctx_, &AsyncConnection::onMessage, nullptr, 2, argv, lens);
+}
+
+void AsyncConnection::onMessage(redisAsyncContext* ctx, void* reply, void*) {
+  auto* r = static_cast<redisReply*>(reply);
+  auto* self = static_cast<AsyncConnection*>(ctx->data);
+  // ["message", channel, payload]; the subscription's confirmation is ["subscribe", ...].
+  if (r == nullptr || self == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+      replyText(r->element[0]) != "message" || !self->on_message_) {
+    return;
+  }
+  auto handler = self->on_message_; // may close this connection
+  handler(replyText(r->element[2]));
+}
+
 void AsyncConnection::close() {
   connect_timer_.cancel();
   resolver_.cancel();

@@ -52,6 +52,10 @@ public:
   void command(std::span<const std::string_view> args, std::chrono::milliseconds timeout,
                ReplyHandler handler);
 
+  // SUBSCRIBE to `channel`: `handler` gets each message's payload until the connection ends.
+  // The connection is then a subscriber: no other command may be sent on it.
+  void subscribe(std::string_view channel, std::function<void(std::string_view)> handler);
+
   // Called once when an established connection is lost (not after close()).
   void onDisconnect(std::function<void(std::string_view error)> handler) {
     on_disconnect_ = std::move(handler);
@@ -71,6 +75,7 @@ private:
   static void onConnect(const redisAsyncContext* ctx, int status);
   static void onDisconnected(const redisAsyncContext* ctx, int status);
   static void onReply(redisAsyncContext* ctx, void* reply, void* privdata);
+  static void onMessage(redisAsyncContext* ctx, void* reply, void* privdata);
   static void addRead(void* data);
   static void delRead(void* data);
   static void addWrite(void* data);
@@ -105,6 +110,7 @@ private:
   std::shared_ptr<AsyncConnection> sentinel_; // while asking a sentinel for the primary
   ReadyHandler on_ready_;
   std::function<void(std::string_view)> on_disconnect_;
+  std::function<void(std::string_view)> on_message_;
 };
 
 } // namespace auditq::redis

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "redis/sentinel_watch.h"
 
 namespace auditq::redis {
 namespace {
@@ -33,9 +34,17 @@ ConsumerLink::ConsumerLink(boost::asio::io_context& io, const config::Config& cf
       now_(std::move(now)), after_event_(std::move(after_event)),
       endpoint_(endpointFrom(cfg.redis)) {
   arg_storage_.reserve(8); // args_ holds views into these: they must never reallocate
+  if (!endpoint_.sentinels.empty()) {
+    watch_ = SentinelWatch::start(
+        io_, endpoint_, std::chrono::milliseconds(cfg_.redis.connect_timeout_ms),
+        [this] { event([&](pipeline::Consumer& c) { c.redisPrimaryChanged(now_()); }); });
+  }
 }
 
 ConsumerLink::~ConsumerLink() {
+  if (watch_) {
+    watch_->stop();
+  }
   close();
 }
 

@@ -25,6 +25,8 @@
 
 namespace auditq::redis {
 
+class SentinelWatch;
+
 class ConsumerLink {
 public:
   using Now = std::function<pipeline::TimeMs()>;
@@ -100,6 +102,7 @@ private:
   std::vector<std::string_view> args_;   // reused for every command
   std::vector<std::string> arg_storage_; // numbers and ids rendered for args_
   uint64_t consumers_deleted_ = 0;
+  std::shared_ptr<SentinelWatch> watch_; // redis.sentinels: failovers announced
 };
 
 } // namespace auditq::redis

@@ -245,6 +245,7 @@ TEST_F(Sentinel, PrimaryKilledUnderLoadEveryEntryOfThePromotedPrimaryCommittedOn
     auto client = primary();
     const auto session = newUuid();
     const auto t0 = std::chrono::steady_clock::now();
+    bool reconnected = false;
     for (int n = 0; !stop; ++n) {
       std::this_thread::sleep_until(t0 + std::chrono::microseconds(500) * n);
       const auto fields = entryWithState(session, n + 1);
@@ -254,14 +255,15 @@ TEST_F(Sentinel, PrimaryKilledUnderLoadEveryEntryOfThePromotedPrimaryCommittedOn
         auto r = client->command(args);
         if (r->type == REDIS_REPLY_STRING) {
           acked.emplace_back(r->str, r->len);
-          if (const int64_t now = nowMs(); now > killed_ms && promoted_ms == 0) {
-            promoted_ms = now;
+          if (reconnected && promoted_ms == 0) {
+            promoted_ms = nowMs();
           }
           continue;
         }
       } catch (const redis::Error&) {
       }
       try {
+        reconnected = true;
         client = primary(2s); // lost or read-only: ask the sentinels again
       } catch (const redis::Error&) {
       }

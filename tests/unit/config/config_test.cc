@@ -164,6 +164,25 @@ TEST(Config, RejectsBadChoicesAndLists) {
   expectError("batch:\n  max_bytes: 4XB\n", {}, {"batch.max_bytes", "byte count"});
 }
 
+TEST(Config, SentinelsAndTheirPrimaryName) {
+  const auto c = parseConfig("redis:\n  sentinels: [10.0.0.1:26379, '[::1]:26380']\n"
+                             "  master_name: mymaster\n",
+                             "x", {});
+  EXPECT_EQ(c.redis.sentinels, (std::vector<std::string>{"10.0.0.1:26379", "[::1]:26380"}));
+  EXPECT_EQ(c.redis.master_name, "mymaster");
+  const auto e = parseConfig(
+      "", "x", {{"AUDITQ_REDIS_SENTINELS", "a:1, b:2"}, {"AUDITQ_REDIS_MASTER_NAME", "m"}});
+  EXPECT_EQ(e.redis.sentinels, (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_TRUE(parseConfig("", "x", {}).redis.sentinels.empty()) << "none by default";
+  expectError("redis:\n  sentinels: [a:1]\n", {}, {"redis.master_name", "redis.sentinels"});
+  expectError("redis:\n  master_name: m\n", {}, {"redis.sentinels", "host:port"});
+  expectError("redis:\n  sentinels: [a]\n  master_name: m\n", {}, {"redis.sentinels", "'a'"});
+  expectError("redis:\n  sentinels: ['a:0']\n  master_name: m\n", {},
+              {"redis.sentinels", "port must be 1..65535"});
+  expectError("redis:\n  sentinels: ['u@a:1']\n  master_name: m\n", {},
+              {"redis.sentinels", "host:port"});
+}
+
 TEST(Config, AcceptsAnEntryIdAsStartId) {
   EXPECT_EQ(parseConfig("consumer:\n  start_id: 1700000000000-0\n", "x", {}).consumer.start_id,
             "1700000000000-0");

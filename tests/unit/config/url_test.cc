@@ -34,6 +34,25 @@ TEST(Url, PasswordWithAnUnencodedAtSignEndsAtTheLastAt) {
   EXPECT_EQ(url->host, "db");
 }
 
+TEST(Url, HostPortPairs) {
+  EXPECT_EQ(checkHostPort("h:1"), "");
+  EXPECT_EQ(checkHostPort("[::1]:26379"), "");
+  EXPECT_NE(checkHostPort("h"), "");
+  EXPECT_NE(checkHostPort("h:"), "");
+  EXPECT_NE(checkHostPort(":1"), "");
+  EXPECT_NE(checkHostPort("h:1/x"), "");
+  EXPECT_EQ(splitHostPort("[::1]:26379"), std::pair(std::string("::1"), 26379));
+  EXPECT_EQ(splitHostPort("sentinel-a:5000"), std::pair(std::string("sentinel-a"), 5000));
+}
+
+// libpq chooses among several hosts (target_session_attrs): such a URL is valid as it is.
+TEST(Url, MultiHostPostgresUrlsAreAccepted) {
+  EXPECT_EQ(
+      checkPostgresUrl("postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write"), "");
+  EXPECT_EQ(maskUrl("postgresql://u:pw@h1:5432,h2:5433/db"),
+            "postgresql://u:****@h1:5432,h2:5433/db");
+}
+
 TEST(Url, MasksOnlyThePassword) {
   EXPECT_EQ(maskUrl("redis://alice:secret@h:1/0"), "redis://alice:****@h:1/0");
   EXPECT_EQ(maskUrl("redis://:secret@h:1/0"), "redis://:****@h:1/0");

@@ -213,6 +213,37 @@ TEST(Consumer, ReconnectsWhenAnIdleConnectionIsLost) {
   EXPECT_TRUE(d.take<ConnectRedis>());
 }
 
+TEST(Consumer, ReconnectsAtOnceWhenTheSentinelsAnnounceANewPrimary) {
+  Driver d(testConfig());
+  d.startReady();
+  // The primary dies; failed attempts grow the backoff.
+  for (int i = 0; i < 4; ++i) {
+    d.core_.redisFailed(d.core_.epoch(), "connection refused", d.now);
+    d.core_.commands().clear();
+    while (d.count<ConnectRedis>() == 0) {
+      d.advanceTo(*d.core_.nextWake());
+    }
+  }
+  d.core_.redisFailed(d.core_.epoch(), "connection refused", d.now);
+  d.core_.commands().clear();
+  EXPECT_EQ(d.count<ConnectRedis>(), 0u);
+  d.core_.redisPrimaryChanged(d.now);
+  EXPECT_TRUE(d.take<ConnectRedis>()) << "not after the rest of the backoff";
+}
+
+TEST(Consumer, DropsALiveLinkWhenTheSentinelsAnnounceANewPrimary) {
+  Driver d(testConfig());
+  d.startReady();
+  d.core_.commands().clear();
+  const auto epoch = d.core_.epoch();
+  // Still connected: to a primary that was demoted (partitioned, not killed).
+  d.core_.redisPrimaryChanged(d.now);
+  EXPECT_TRUE(d.take<CloseRedis>());
+  const auto c = d.take<ConnectRedis>();
+  ASSERT_TRUE(c);
+  EXPECT_GT(c->epoch, epoch);
+}
+
 TEST(Consumer, PingsIdleConnections) {
   Driver d(testConfig());
   d.startReady();
