@@ -652,7 +652,9 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
     outcome.committed_at_us = core::epochMicros();
   } catch (const Error& e) {
     fail(outcome, e);
-    if (e.isConnectionLost() || !c.is_open()) {
+    // 25006: a read-only session (a standby, reached by a multi-host URL without
+    // target_session_attrs=read-write): the next connection lets libpq choose again.
+    if (e.isConnectionLost() || !c.is_open() || e.sqlstate() == "25006") {
       impl_->conn.reset(); // reconnect on the next write
     }
   }

@@ -28,7 +28,8 @@ Owned parse(const std::string& resp) {
 }
 
 TEST(Replies, ReadOnlyAndMasterDownMeanNotThePrimary) {
-  EXPECT_TRUE(isNotPrimary(parse("-READONLY You can't write against a read only replica.\r\n").get()));
+  EXPECT_TRUE(
+      isNotPrimary(parse("-READONLY You can't write against a read only replica.\r\n").get()));
   EXPECT_TRUE(isNotPrimary(parse("-MASTERDOWN Link with MASTER is down\r\n").get()));
   EXPECT_FALSE(isNotPrimary(parse("-NOGROUP No such key\r\n").get()));
   EXPECT_FALSE(isNotPrimary(parse("+READONLY\r\n").get())) << "a status, not an error";
