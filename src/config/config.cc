@@ -53,6 +53,28 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     if (c.redis.sentinels.empty() && !c.redis.master_name.empty()) {
       r.fail("sentinels", "must list the sentinels (host:port) when redis.master_name is set");
     }
+    const bool tls = c.redis.url.starts_with("rediss://");
+    for (auto [key, value] : {std::pair("tls_ca_file", &c.redis.tls_ca_file),
+                              std::pair("tls_cert_file", &c.redis.tls_cert_file),
+                              std::pair("tls_key_file", &c.redis.tls_key_file)}) {
+      r.string(key, *value);
+      if (value->empty()) {
+        continue;
+      }
+      if (!tls) {
+        r.fail(key, "is set but redis.url is not rediss:// (TLS would not be used)");
+      } else if (access(value->c_str(), R_OK) != 0) {
+        r.fail(key, fmt::format("cannot read '{}'", *value));
+      }
+    }
+    if (c.redis.tls_cert_file.empty() != c.redis.tls_key_file.empty()) {
+      r.fail(c.redis.tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file",
+             "a client certificate needs both redis.tls_cert_file and redis.tls_key_file");
+    }
+    r.string("tls_server_name", c.redis.tls_server_name);
+    if (!tls && !c.redis.tls_server_name.empty()) {
+      r.fail("tls_server_name", "is set but redis.url is not rediss:// (TLS would not be used)");
+    }
     r.finish();
   }
   {

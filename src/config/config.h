@@ -27,6 +27,13 @@ struct RedisConfig {
   // (asked again at every connection); url then gives only the user, password and database.
   std::vector<std::string> sentinels; // host:port each
   std::string master_name;
+  // TLS (rediss:// URLs): the CA bundle that signs the server's certificate (empty: the
+  // system's), a client certificate and key (mutual TLS), the name the certificate must carry
+  // (empty: the URL's host). Certificate and host name are always verified.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
 };
 
 struct PostgresConfig {

@@ -203,12 +203,22 @@ std::string checkRedisUrl(std::string_view text) {
   if (!url) {
     return error;
   }
-  if (url->scheme == "rediss") {
-    return "rediss:// (TLS) is not supported by the packaged hiredis 0.14; use redis:// through "
-           "a local stunnel (docs/operations.md)";
+  if (url->scheme == "unix") {
+    if (!url->host.empty() || url->port != 0 || url->path.empty()) {
+      return "a unix socket URL is unix://[user:password@]/path/to/redis.sock[?db=N]";
+    }
+    if (!url->query.empty()) {
+      int db = -1;
+      const std::string_view q = url->query;
+      auto [ptr, ec] = std::from_chars(q.data() + 3, q.data() + q.size(), db);
+      if (!q.starts_with("db=") || ec != std::errc() || ptr != q.data() + q.size() || db < 0) {
+        return "the only parameter of a unix socket URL is db=N";
+      }
+    }
+    return {};
   }
-  if (url->scheme != "redis") {
-    return "scheme must be redis://";
+  if (url->scheme != "redis" && url->scheme != "rediss") {
+    return "scheme must be redis://, rediss:// (TLS) or unix://";
   }
   if (url->host.empty()) {
     return "host is required";

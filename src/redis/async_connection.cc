@@ -1,9 +1,17 @@
-// hiredis async on Boost.Asio. hiredis calls addRead/addWrite when it wants the socket watched;
-// each armed wait calls back into hiredis once and re-arms while hiredis still wants it.
-// Handlers hold a weak_ptr: a context freed inside hiredis' read handler must not be touched.
+// The connection: Asio moves the bytes (TCP, TLS or a unix socket), hiredis' formatter and
+// reader turn commands into RESP and RESP into replies. Handlers of socket operations hold the
+// Transport (so the stream outlives them) and a weak_ptr to the connection (so a connection
+// dropped by its owner is not kept alive by a read that never ends).
 #include "redis/async_connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
 
@@ -12,10 +20,31 @@
 
 namespace auditq::redis {
 
-struct AsyncConnection::Pending {
-  std::weak_ptr<AsyncConnection> owner;
-  ReplyHandler handler;
-  std::unique_ptr<boost::asio::steady_timer> timer;
+struct AsyncConnection::Transport {
+  explicit Transport(boost::asio::io_context& io) : tcp(io), local(io) {}
+  boost::asio::ip::tcp::socket tcp;
+  boost::asio::local::stream_protocol::socket local;
+  std::unique_ptr<boost::asio::ssl::context> tls_context; // declared before `tls`: outlives it
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;
+  std::vector<char> in = std::vector<char>(size_t{64} << 10);
+  std::string writing; // the bytes of the write in flight
+
+  // Calls `f` with the stream in use.
+  template <typename F>
+  void with(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else if (local.is_open()) {
+      f(local);
+    } else {
+      f(tcp);
+    }
+  }
+  void close() {
+    boost::system::error_code ignored;
+    tcp.close(ignored);
+    local.close(ignored);
+  }
 };
 
 std::shared_ptr<AsyncConnection> AsyncConnection::create(boost::asio::io_context& io,
@@ -29,21 +58,23 @@ std::shared_ptr<AsyncConnection> AsyncConnection::create(boost::asio::io_context
 AsyncConnection::AsyncConnection(boost::asio::io_context& io, Endpoint endpoint,
                                  std::chrono::milliseconds connect_timeout, std::string client_name)
     : io_(io), endpoint_(std::move(endpoint)), connect_timeout_(connect_timeout),
-      client_name_(std::move(client_name)), socket_(io), connect_timer_(io), resolver_(io) {}
+      client_name_(std::move(client_name)), transport_(std::make_shared<Transport>(io)),
+      reader_(redisReaderCreate()), connect_timer_(io), resolver_(io) {}
 
 AsyncConnection::~AsyncConnection() {
   on_disconnect_ = nullptr;
+  on_ready_ = nullptr;
   close();
+  redisReaderFree(reader_);
 }
 
 void AsyncConnection::connect(ReadyHandler on_ready) {
   on_ready_ = std::move(on_ready);
-  // One timer for the whole attempt: name resolution, TCP, AUTH, SELECT, PING.
+  // One timer for the whole attempt: sentinels, name resolution, TCP, TLS, AUTH, SELECT, PING.
   connect_timer_.expires_after(connect_timeout_);
   connect_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
     auto self = w.lock();
     if (!ec && self && !self->ready_ && self->on_ready_) {
-      self->resolver_.cancel();
       self->finishConnect("connect timed out");
     }
   });
@@ -111,6 +142,16 @@ void AsyncConnection::askSentinel(size_t i, std::string errors) {
 }
 
 void AsyncConnection::resolve() {
+  if (!endpoint_.unix_path.empty()) {
+    auto t = transport_;
+    t->local.async_connect(boost::asio::local::stream_protocol::endpoint(endpoint_.unix_path),
+                           [t, w = weak_from_this()](const boost::system::error_code& ec) {
+                             if (auto self = w.lock()) {
+                               self->onTransport(ec);
+                             }
+                           });
+    return;
+  }
   resolver_.async_resolve(
       endpoint_.host, std::to_string(endpoint_.port),
       [w = weak_from_this()](const boost::system::error_code& ec,
@@ -124,64 +165,123 @@ void AsyncConnection::resolve() {
                                           ec ? ec.message() : "no address"));
           return;
         }
-        self->connectTo(results.begin()->endpoint().address().to_string());
+        auto t = self->transport_;
+        boost::asio::async_connect(
+            t->tcp, results,
+            [t, w](const boost::system::error_code& ec, const boost::asio::ip::tcp::endpoint&) {
+              if (auto self = w.lock()) {
+                self->onTransport(ec);
+              }
+            });
       });
 }
 
-void AsyncConnection::connectTo(const std::string& address) {
-  ctx_ = redisAsyncConnect(address.c_str(), endpoint_.port);
-  if (ctx_ == nullptr || ctx_->err != 0) {
-    const std::string error = ctx_ != nullptr ? ctx_->errstr : "out of memory";
-    if (ctx_ != nullptr) {
-      redisAsyncFree(ctx_);
-      ctx_ = nullptr;
-    }
-    auto self = shared_from_this();
-    boost::asio::post(io_, [self, error] { self->finishConnect(error); });
+void AsyncConnection::onTransport(const boost::system::error_code& ec) {
+  if (!on_ready_) {
+    return; // timed out or closed meanwhile
+  }
+  if (ec) {
+    finishConnect(endpoint_.unix_path.empty()
+                      ? fmt::format("cannot connect to {}:{}: {}", endpoint_.host, endpoint_.port,
+                                    ec.message())
+                      : fmt::format("cannot connect to {}: {}", endpoint_.unix_path, ec.message()));
     return;
   }
-  // A peer that vanished without a FIN is noticed by the kernel, not only by our PINGs.
-  redisEnableKeepAlive(&ctx_->c);
-  ctx_->data = this;
-  ctx_->ev.data = this;
-  ctx_->ev.addRead = &AsyncConnection::addRead;
-  ctx_->ev.delRead = &AsyncConnection::delRead;
-  ctx_->ev.addWrite = &AsyncConnection::addWrite;
-  ctx_->ev.delWrite = &AsyncConnection::delWrite;
-  ctx_->ev.cleanup = &AsyncConnection::cleanup;
-  socket_.assign(ctx_->c.fd);
-  redisAsyncSetConnectCallback(ctx_, &AsyncConnection::onConnect);
-  redisAsyncSetDisconnectCallback(ctx_, &AsyncConnection::onDisconnected);
-  // hiredis arms the write watch itself once the socket is connecting.
+  if (endpoint_.unix_path.empty()) {
+    auto& s = transport_->tcp;
+    boost::system::error_code ignored;
+    s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+    // A peer that vanished without a FIN is noticed by the kernel, not only by our PINGs.
+    s.set_option(boost::asio::socket_base::keep_alive(true), ignored);
+    const int idle = 15;
+    const int interval = 5;
+    const int count = 3;
+    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  }
+  if (endpoint_.tls) {
+    handshake();
+  } else {
+    transportReady();
+  }
+}
+
+// TLS: the server's chain must lead to the CA (redis.tls_ca_file, else the system's), and its
+// certificate must name the host (redis.tls_server_name, else the URL's host).
+void AsyncConnection::handshake() {
+  namespace ssl = boost::asio::ssl;
+  auto t = transport_;
+  const std::string& name =
+      endpoint_.tls_server_name.empty() ? endpoint_.host : endpoint_.tls_server_name;
+  try {
+    t->tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
+    t->tls_context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                                ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                                ssl::context::no_tlsv1_1);
+    t->tls_context->set_verify_mode(ssl::verify_peer);
+    if (endpoint_.tls_ca_file.empty()) {
+      t->tls_context->set_default_verify_paths();
+    } else {
+      t->tls_context->load_verify_file(endpoint_.tls_ca_file);
+    }
+    if (!endpoint_.tls_cert_file.empty()) {
+      t->tls_context->use_certificate_chain_file(endpoint_.tls_cert_file);
+      t->tls_context->use_private_key_file(endpoint_.tls_key_file, ssl::context::pem);
+    }
+    t->tls = std::make_unique<ssl::stream<boost::asio::ip::tcp::socket&>>(t->tcp, *t->tls_context);
+    t->tls->set_verify_callback(ssl::host_name_verification(name));
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(name, ec);
+    if (ec) { // SNI carries host names only
+      SSL_set_tlsext_host_name(t->tls->native_handle(), name.c_str());
+    }
+  } catch (const boost::system::system_error& e) {
+    finishConnect(fmt::format("TLS setup failed (redis.tls_ca_file, tls_cert_file, "
+                              "tls_key_file): {}",
+                              e.what()));
+    return;
+  }
+  t->tls->async_handshake(ssl::stream_base::client, [t, w = weak_from_this(),
+                                                     name](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (!self || !self->on_ready_) {
+      return;
+    }
+    if (ec) {
+      self->finishConnect(fmt::format("TLS handshake with {}:{} failed (verifying the name '{}' "
+                                      "against redis.tls_ca_file or the system's CAs): {}",
+                                      self->endpoint_.host, self->endpoint_.port, name,
+                                      ec.message()));
+      return;
+    }
+    self->transportReady();
+  });
+}
+
+void AsyncConnection::transportReady() {
+  open_ = true;
+  last_read_ = std::chrono::steady_clock::now();
+  read();
+  authenticate();
 }
 
 void AsyncConnection::finishConnect(std::string_view error) {
   connect_timer_.cancel();
   ReadyHandler handler = std::move(on_ready_);
   on_ready_ = nullptr;
-  if (!error.empty()) {
+  const std::string why(error); // `error` may point into what close() frees
+  if (!why.empty()) {
     close();
   } else {
     ready_ = true;
   }
   if (handler) {
-    handler(error);
+    handler(why);
   }
-}
-
-void AsyncConnection::onConnect(const redisAsyncContext* ctx, int status) {
-  auto* self = static_cast<AsyncConnection*>(ctx->data);
-  if (status != REDIS_OK) {
-    // hiredis frees the context after this callback returns.
-    self->ctx_ = nullptr;
-    self->finishConnect(ctx->errstr);
-    return;
-  }
-  self->authenticate();
 }
 
 void AsyncConnection::authenticate() {
-  std::vector<std::string> cmds;
   auto step = [w = weak_from_this()](const char* what) {
     return [w, what](redisReply* reply, std::string_view error) {
       auto self = w.lock();
@@ -239,24 +339,9 @@ void AsyncConnection::authenticate() {
   command(ping, t, step("PING"));
 }
 
-void AsyncConnection::onDisconnected(const redisAsyncContext* ctx, int status) {
-  auto* self = static_cast<AsyncConnection*>(ctx->data);
-  self->ctx_ = nullptr; // hiredis frees it after this callback
-  const bool was_ready = self->ready_;
-  self->ready_ = false;
-  if (self->on_ready_) {
-    self->finishConnect(status == REDIS_OK ? "connection closed" : ctx->errstr);
-    return;
-  }
-  if (was_ready && !self->closing_ && self->on_disconnect_) {
-    auto handler = self->on_disconnect_;
-    handler(status == REDIS_OK ? std::string_view("connection closed") : ctx->errstr);
-  }
-}
-
 void AsyncConnection::command(std::span<const std::string_view> args,
                               std::chrono::milliseconds timeout, ReplyHandler handler) {
-  if (ctx_ == nullptr) {
+  if (!open_) {
     auto h = std::move(handler);
     boost::asio::post(io_, [h] { h(nullptr, "not connected"); });
     return;
@@ -268,36 +353,203 @@ void AsyncConnection::command(std::span<const std::string_view> args,
     argv[i] = args[i].data();
     lens[i] = args[i].size();
   }
-  auto pending = std::make_unique<Pending>();
-  pending->owner = weak_from_this();
-  pending->handler = std::move(handler);
-  Pending* raw = pending.get();
+  char* formatted = nullptr;
+  const int n =
+      redisFormatCommandArgv(&formatted, static_cast<int>(args.size()), argv.data(), lens.data());
+  if (n < 0) {
+    auto h = std::move(handler);
+    boost::asio::post(io_, [h] { h(nullptr, "out of memory formatting a command"); });
+    return;
+  }
+  out_.append(formatted, static_cast<size_t>(n));
+  redisFreeCommand(formatted);
+  Pending& p = pending_.emplace_back();
+  p.handler = std::move(handler);
   if (timeout.count() > 0) {
-    raw->timer = std::make_unique<boost::asio::steady_timer>(io_, timeout);
-    armTimeout(*raw->timer, timeout);
+    p.timer = std::make_shared<boost::asio::steady_timer>(io_, timeout);
+    armTimeout(p.timer, timeout);
   }
-  if (redisAsyncCommandArgv(ctx_, &AsyncConnection::onReply, raw, static_cast<int>(argv.size()),
-                            argv.data(), lens.data()) != REDIS_OK) {
-    auto h = std::move(raw->handler);
-    boost::asio::post(io_, [h] { h(nullptr, "command not sent: connection closing"); });
-    return; // `pending` is freed here: hiredis did not take it
+  flush();
+}
+
+void AsyncConnection::subscribe(std::string_view channel,
+                                std::function<void(std::string_view)> handler) {
+  if (!open_) {
+    return;
   }
-  (void)pending.release(); // owned by hiredis until onReply
+  on_message_ = std::move(handler);
+  subscribed_ = true;
+  // No Pending: the confirmation and every message arrive as pushes (dispatch()).
+  const char* argv[] = {"SUBSCRIBE", channel.data()};
+  const size_t lens[] = {9, channel.size()};
+  char* formatted = nullptr;
+  const int n = redisFormatCommandArgv(&formatted, 2, argv, lens);
+  if (n > 0) {
+    out_.append(formatted, static_cast<size_t>(n));
+    redisFreeCommand(formatted);
+    flush();
+  }
+}
+
+void AsyncConnection::flush() {
+  if (writing_ || out_.empty() || !open_) {
+    return;
+  }
+  writing_ = true;
+  auto t = transport_;
+  t->writing.clear();
+  t->writing.swap(out_);
+  t->with([&](auto& stream) {
+    boost::asio::async_write(
+        stream, boost::asio::buffer(t->writing),
+        [t, w = weak_from_this()](const boost::system::error_code& ec, size_t) {
+          auto self = w.lock();
+          if (!self || !self->open_) {
+            return;
+          }
+          self->writing_ = false;
+          if (ec) {
+            self->fail(ec.message());
+            return;
+          }
+          self->flush();
+        });
+  });
+}
+
+void AsyncConnection::read() {
+  auto t = transport_;
+  t->with([&](auto& stream) {
+    stream.async_read_some(
+        boost::asio::buffer(t->in),
+        [t, w = weak_from_this()](const boost::system::error_code& ec, size_t n) {
+          auto self = w.lock();
+          if (!self || !self->open_) {
+            return;
+          }
+          if (ec) {
+            self->fail(ec == boost::asio::error::eof ? "connection closed by the server"
+                                                     : ec.message());
+            return;
+          }
+          self->last_read_ = std::chrono::steady_clock::now();
+          if (redisReaderFeed(self->reader_, t->in.data(), n) != REDIS_OK) {
+            self->fail("out of memory reading a reply");
+            return;
+          }
+          for (;;) {
+            void* reply = nullptr;
+            if (redisReaderGetReply(self->reader_, &reply) != REDIS_OK) {
+              self->fail(fmt::format("protocol error: {}", self->reader_->errstr));
+              return;
+            }
+            if (reply == nullptr) {
+              break;
+            }
+            self->dispatch(static_cast<redisReply*>(reply));
+            if (!self->open_) {
+              return; // a handler closed the connection
+            }
+          }
+          self->read();
+        });
+  });
+}
+
+void AsyncConnection::dispatch(redisReply* r) {
+  if (subscribed_ && pending_.empty()) {
+    // ["message", channel, payload]; the subscription's confirmation is ["subscribe", ...].
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && replyText(r->element[0]) == "message" &&
+        on_message_) {
+      auto handler = on_message_; // may close this connection
+      handler(replyText(r->element[2]));
+    }
+    freeReplyObject(r);
+    return;
+  }
+  if (pending_.empty()) {
+    freeReplyObject(r);
+    fail("a reply nobody asked for");
+    return;
+  }
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  if (p.timer) {
+    p.timer->cancel();
+  }
+  if (isNotPrimary(r)) {
+    // Connected to a replica (demoted under us, or a stale address): a failure of the
+    // connection, not of the command. The next connection asks the sentinels again.
+    const std::string why = fmt::format("not the primary: {}", replyText(r));
+    core::log::warn("redis_not_primary", {{"redis", endpoint_.display}, {"reply", replyText(r)}});
+    freeReplyObject(r);
+    p.handler(nullptr, why);
+    fail(why);
+    return;
+  }
+  reply_kept_ = false;
+  p.handler(r, {});
+  if (!reply_kept_) {
+    freeReplyObject(r);
+  }
+  reply_kept_ = false;
+}
+
+void AsyncConnection::fail(std::string_view error) {
+  if (!open_) {
+    return;
+  }
+  const bool was_ready = ready_;
+  const std::string why(error);
+  shutdown(why);
+  if (on_ready_) {
+    finishConnect(why);
+    return;
+  }
+  if (was_ready && on_disconnect_) {
+    auto handler = on_disconnect_;
+    handler(why);
+  }
+}
+
+void AsyncConnection::shutdown(std::string_view error) {
+  open_ = false;
+  ready_ = false;
+  writing_ = false;
+  out_.clear();
+  transport_->close();
+  // A fresh transport and reader: nothing of the old stream may leak into a later use, and
+  // operations still in flight keep the old transport alive until they see it closed.
+  transport_ = std::make_shared<Transport>(io_);
+  redisReaderFree(reader_);
+  reader_ = redisReaderCreate();
+  const std::string why(error);
+  std::deque<Pending> failed;
+  failed.swap(pending_);
+  for (auto& p : failed) {
+    if (p.timer) {
+      p.timer->cancel();
+    }
+    p.handler(nullptr, why);
+  }
 }
 
 // A command times out when the connection has been silent for `timeout`, not when its reply is
 // not complete by then: a reply of hundreds of megabytes takes a while, and arriving is not
 // hanging. While bytes come in, the wait is renewed.
-void AsyncConnection::armTimeout(boost::asio::steady_timer& timer,
+// The wait holds the timer weakly: a command answered meanwhile has freed it.
+void AsyncConnection::armTimeout(const std::shared_ptr<boost::asio::steady_timer>& timer,
                                  std::chrono::milliseconds timeout) {
-  timer.async_wait([w = weak_from_this(), &timer, timeout](const boost::system::error_code& ec) {
+  timer->async_wait([w = weak_from_this(), wt = std::weak_ptr(timer),
+                     timeout](const boost::system::error_code& ec) {
     auto self = w.lock();
-    if (ec || !self) {
+    auto timer = wt.lock();
+    if (ec || !self || !timer) {
       return;
     }
     const auto quiet = std::chrono::steady_clock::now() - self->last_read_;
     if (quiet < timeout) {
-      timer.expires_after(timeout - std::chrono::duration_cast<std::chrono::milliseconds>(quiet));
+      timer->expires_after(timeout - std::chrono::duration_cast<std::chrono::milliseconds>(quiet));
       self->armTimeout(timer, timeout);
       return;
     }
@@ -306,140 +558,14 @@ void AsyncConnection::armTimeout(boost::asio::steady_timer& timer,
   });
 }
 
-void AsyncConnection::onReply(redisAsyncContext* ctx, void* reply, void* privdata) {
-  std::unique_ptr<Pending> pending(static_cast<Pending*>(privdata));
-  if (pending->timer) {
-    pending->timer->cancel();
-  }
-  if (reply == nullptr) {
-    const char* why = ctx != nullptr && ctx->err != 0 ? ctx->errstr : "connection lost";
-    pending->handler(nullptr, why);
-    return;
-  }
-  auto* r = static_cast<redisReply*>(reply);
-  if (isNotPrimary(r)) {
-    // Connected to a replica (demoted under us, or a stale address): a failure of the
-    // connection, not of the command. The next connection asks the sentinels again.
-    auto self = pending->owner.lock();
-    const std::string why = fmt::format("not the primary: {}", replyText(r));
-    if (self) {
-      core::log::warn("redis_not_primary",
-                      {{"redis", self->endpoint_.display}, {"reply", replyText(r)}});
-      boost::asio::post(self->io_, [self] { self->close(); });
-    }
-    pending->handler(nullptr, why);
-    return;
-  }
-  pending->handler(r, {});
-}
-
-void AsyncConnection::subscribe(std::string_view channel,
-                                std::function<void(std::string_view)> handler) {
-  if (ctx_ == nullptr) {
-    return;
-  }
-  on_message_ = std::move(handler);
-  // hiredis keeps a subscription's callback for every message: no Pending (freed after one
-  // reply) and no timeout; the context's data leads back here.
-  const char* argv[] = {"SUBSCRIBE", channel.data()};
-  const size_t lens[] = {9, channel.size()};
-  redisAsyncCommandArgv(ctx_, &AsyncConnection::onMessage, nullptr, 2, argv, lens);
-}
-
-void AsyncConnection::onMessage(redisAsyncContext* ctx, void* reply, void*) {
-  auto* r = static_cast<redisReply*>(reply);
-  auto* self = static_cast<AsyncConnection*>(ctx->data);
-  // ["message", channel, payload]; the subscription's confirmation is ["subscribe", ...].
-  if (r == nullptr || self == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-      replyText(r->element[0]) != "message" || !self->on_message_) {
-    return;
-  }
-  auto handler = self->on_message_; // may close this connection
-  handler(replyText(r->element[2]));
-}
-
 void AsyncConnection::close() {
   connect_timer_.cancel();
   resolver_.cancel();
-  sentinel_.reset();
-  if (ctx_ != nullptr && !closing_) {
-    closing_ = true;
-    redisAsyncContext* ctx = ctx_;
-    // Frees the context: pending callbacks run with a null reply, then cleanup() runs.
-    redisAsyncFree(ctx);
-    ctx_ = nullptr;
-    closing_ = false;
+  if (sentinel_) {
+    sentinel_->close();
+    sentinel_.reset();
   }
-  ready_ = false;
-}
-
-void AsyncConnection::armRead() {
-  if (read_armed_ || !want_read_ || ctx_ == nullptr) {
-    return;
-  }
-  read_armed_ = true;
-  socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                     [w = weak_from_this()](const boost::system::error_code& ec) {
-                       auto self = w.lock();
-                       if (!self) {
-                         return;
-                       }
-                       self->read_armed_ = false;
-                       if (ec || self->ctx_ == nullptr || !self->want_read_) {
-                         return;
-                       }
-                       self->last_read_ = std::chrono::steady_clock::now();
-                       redisAsyncHandleRead(self->ctx_);
-                       self->armRead();
-                     });
-}
-
-void AsyncConnection::armWrite() {
-  if (write_armed_ || !want_write_ || ctx_ == nullptr) {
-    return;
-  }
-  write_armed_ = true;
-  socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write,
-                     [w = weak_from_this()](const boost::system::error_code& ec) {
-                       auto self = w.lock();
-                       if (!self) {
-                         return;
-                       }
-                       self->write_armed_ = false;
-                       if (ec || self->ctx_ == nullptr || !self->want_write_) {
-                         return;
-                       }
-                       redisAsyncHandleWrite(self->ctx_);
-                       self->armWrite();
-                     });
-}
-
-void AsyncConnection::addRead(void* data) {
-  auto* self = static_cast<AsyncConnection*>(data);
-  self->want_read_ = true;
-  self->armRead();
-}
-void AsyncConnection::delRead(void* data) {
-  static_cast<AsyncConnection*>(data)->want_read_ = false;
-}
-void AsyncConnection::addWrite(void* data) {
-  auto* self = static_cast<AsyncConnection*>(data);
-  self->want_write_ = true;
-  self->armWrite();
-}
-void AsyncConnection::delWrite(void* data) {
-  static_cast<AsyncConnection*>(data)->want_write_ = false;
-}
-
-void AsyncConnection::cleanup(void* data) {
-  auto* self = static_cast<AsyncConnection*>(data);
-  self->want_read_ = self->want_write_ = false;
-  boost::system::error_code ignored;
-  self->socket_.cancel(ignored);
-  // hiredis closes the fd itself; the descriptor must only forget it.
-  if (self->socket_.is_open()) {
-    self->socket_.release();
-  }
+  shutdown("connection closed");
 }
 
 } // namespace auditq::redis

@@ -1,18 +1,19 @@
-// One hiredis asynchronous connection driven by a Boost.Asio io_context: the socket is watched
-// with posix::stream_descriptor waits that call hiredis' read/write handlers. Resolves the host
-// name asynchronously (hiredis would call getaddrinfo and block the event loop), connects with
-// TCP keepalive on, AUTHs, SELECTs, then runs commands whose replies arrive on the io_context
-// thread.
+// One Redis connection driven by a Boost.Asio io_context, over plain TCP, TLS (rediss://,
+// Asio's SSL stream with certificate and host name verification) or a unix socket. hiredis
+// only speaks RESP here: its command formatter encodes, its reader decodes; the socket is
+// Asio's. Resolves the host name asynchronously, connects with TCP keepalive on, AUTHs,
+// SELECTs (and with redis.sentinels first asks them where the primary is, then checks ROLE),
+// then runs commands whose replies arrive on the io_context thread, in order.
 // Single-threaded: every call must come from the io_context's thread.
 #pragma once
 
-#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -26,9 +27,9 @@ namespace auditq::redis {
 
 class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
 public:
-  // `reply` is valid only during the call and is null when the command failed at the
-  // connection level (then `error` says why). A Redis error reply is a reply of type
-  // REDIS_REPLY_ERROR, not an error here.
+  // `reply` is valid only during the call (unless the handler calls keepReply()) and is null
+  // when the command failed at the connection level (then `error` says why). A Redis error
+  // reply is a reply of type REDIS_REPLY_ERROR, not an error here.
   using ReplyHandler = std::function<void(redisReply* reply, std::string_view error)>;
   using ReadyHandler = std::function<void(std::string_view error)>;
 
@@ -51,6 +52,8 @@ public:
   // none.
   void command(std::span<const std::string_view> args, std::chrono::milliseconds timeout,
                ReplyHandler handler);
+  // Called by a ReplyHandler: the reply is the handler's to free (freeReplyObject).
+  void keepReply() { reply_kept_ = true; }
 
   // SUBSCRIBE to `channel`: `handler` gets each message's payload until the connection ends.
   // The connection is then a subscriber: no other command may be sent on it.
@@ -61,7 +64,7 @@ public:
     on_disconnect_ = std::move(handler);
   }
 
-  bool connected() const { return ctx_ != nullptr && ready_; }
+  bool connected() const { return open_ && ready_; }
   // Closes the connection; pending handlers are called with an error.
   void close();
 
@@ -71,42 +74,49 @@ private:
   AsyncConnection(boost::asio::io_context& io, Endpoint endpoint,
                   std::chrono::milliseconds connect_timeout, std::string client_name);
 
-  struct Pending;
-  static void onConnect(const redisAsyncContext* ctx, int status);
-  static void onDisconnected(const redisAsyncContext* ctx, int status);
-  static void onReply(redisAsyncContext* ctx, void* reply, void* privdata);
-  static void onMessage(redisAsyncContext* ctx, void* reply, void* privdata);
-  static void addRead(void* data);
-  static void delRead(void* data);
-  static void addWrite(void* data);
-  static void delWrite(void* data);
-  static void cleanup(void* data);
+  // The socket and what its asynchronous operations use: owned jointly by the connection and
+  // every operation in flight, so it outlives them whatever happens to the connection (an SSL
+  // stream must never be destroyed under an operation).
+  struct Transport;
+  struct Pending {
+    ReplyHandler handler;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+  };
 
-  void armRead();
-  void armWrite();
-  void armTimeout(boost::asio::steady_timer& timer, std::chrono::milliseconds timeout);
   void askSentinel(size_t i, std::string errors);
   void resolve();
-  void connectTo(const std::string& address);
-  void finishConnect(std::string_view error);
+  void onTransport(const boost::system::error_code& ec);
+  void handshake();
+  void transportReady();
   void authenticate();
+  void finishConnect(std::string_view error);
+  void flush();
+  void read();
+  void dispatch(redisReply* reply);
+  // The transport failed (read or write error, end of stream, protocol error).
+  void fail(std::string_view error);
+  // Closes the socket and fails every pending command with `error`.
+  void shutdown(std::string_view error);
+  void armTimeout(const std::shared_ptr<boost::asio::steady_timer>& timer,
+                  std::chrono::milliseconds timeout);
 
   boost::asio::io_context& io_;
   Endpoint endpoint_;
   std::chrono::milliseconds connect_timeout_;
   std::string client_name_;
-  redisAsyncContext* ctx_ = nullptr;
-  boost::asio::posix::stream_descriptor socket_;
+  std::shared_ptr<Transport> transport_;
+  redisReader* reader_ = nullptr;
   boost::asio::steady_timer connect_timer_;
   boost::asio::ip::tcp::resolver resolver_;
+  std::deque<Pending> pending_;
+  std::string out_; // formatted commands not handed to the socket yet
   // When the socket last had something to read (a command's timeout counts from here).
   std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
-  bool want_read_ = false;
-  bool want_write_ = false;
-  bool read_armed_ = false;
-  bool write_armed_ = false;
-  bool ready_ = false;
-  bool closing_ = false;
+  bool open_ = false;    // the transport is up (TCP connected, TLS handshake done)
+  bool writing_ = false; // a write is in flight
+  bool ready_ = false;   // authenticated: commands may be sent
+  bool subscribed_ = false;
+  bool reply_kept_ = false;
   std::shared_ptr<AsyncConnection> sentinel_; // while asking a sentinel for the primary
   ReadyHandler on_ready_;
   std::function<void(std::string_view)> on_disconnect_;

@@ -1,133 +1,109 @@
-// Synchronous hiredis client for the command-line tools.
+// The tools' Redis client: redis/async_connection run to completion, one reply at a time.
 #include "redis/blocking_client.h"
 
 #include <fmt/format.h>
 
-#include "redis/replies.h"
+#include "redis/async_connection.h"
 
 namespace auditq::redis {
-namespace {
 
-timeval toTimeval(int64_t ms) {
-  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-}
+struct BlockingClient::State {
+  boost::asio::io_context io;
+  std::shared_ptr<AsyncConnection> conn;
+  std::chrono::milliseconds command_timeout{0};
+  std::deque<Reply> replies; // arrived, not yet taken, in order
+  size_t outstanding = 0;    // appended, not yet arrived
+  std::string error;         // the connection's failure, once it failed
 
-// Redis Sentinel: the primary the first answering sentinel names for master_name.
-void askSentinels(Endpoint& ep, const config::RedisConfig& redis) {
-  std::string errors;
-  for (const auto& s : ep.sentinels) {
-    std::unique_ptr<redisContext, void (*)(redisContext*)> c(
-        redisConnectWithTimeout(s.host.c_str(), s.port, toTimeval(redis.connect_timeout_ms)),
-        redisFree);
-    std::string why;
-    if (c == nullptr || c->err != 0) {
-      why = c == nullptr ? "out of memory" : c->errstr;
-    } else {
-      redisSetTimeout(c.get(), toTimeval(redis.command_timeout_ms));
-      const char* argv[] = {"SENTINEL", "get-master-addr-by-name", ep.master_name.c_str()};
-      const size_t lens[] = {8, 23, ep.master_name.size()};
-      Reply reply(static_cast<redisReply*>(redisCommandArgv(c.get(), 3, argv, lens)));
-      if (const auto addr = parseMasterAddr(reply.get())) {
-        ep.host = addr->first;
-        ep.port = addr->second;
-        return;
+  // Runs the io_context until `done` or the deadline; throws on failure or timeout.
+  template <typename Done>
+  void runUntil(Done done, std::chrono::milliseconds limit, std::string_view what) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (!error.empty()) {
+        throw Error(fmt::format("Redis at {}: {}", conn->endpoint().display, error));
       }
-      why = reply == nullptr                   ? std::string(c->errstr)
-            : reply->type == REDIS_REPLY_ERROR ? std::string(replyText(reply.get()))
-                                               : "knows no primary of that name";
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::milliseconds(0) || io.stopped()) {
+        conn->close();
+        throw Error(fmt::format("Redis at {}: {} timed out after {} ms", conn->endpoint().display,
+                                what, limit.count()));
+      }
+      io.run_one_for(left);
     }
-    errors += fmt::format("{}{}:{}: {}", errors.empty() ? "" : "; ", s.host, s.port, why);
   }
-  throw Error(fmt::format("cannot find the Redis primary: no sentinel named a primary for '{}': {}",
-                          ep.master_name, errors));
-}
+};
 
-} // namespace
+BlockingClient::BlockingClient(std::unique_ptr<State> state) : state_(std::move(state)) {}
+BlockingClient::BlockingClient(BlockingClient&&) noexcept = default;
+BlockingClient& BlockingClient::operator=(BlockingClient&&) noexcept = default;
+
+BlockingClient::~BlockingClient() {
+  if (state_ && state_->conn) {
+    state_->conn->close();
+  }
+}
 
 BlockingClient BlockingClient::connect(const config::RedisConfig& redis) {
-  Endpoint ep = endpointFrom(redis);
-  if (!ep.sentinels.empty()) {
-    askSentinels(ep, redis);
+  auto state = std::make_unique<State>();
+  state->command_timeout = std::chrono::milliseconds(redis.command_timeout_ms);
+  const auto connect_timeout = std::chrono::milliseconds(redis.connect_timeout_ms);
+  // Asking sentinels takes up to one connect timeout per sentinel, then the primary's.
+  const auto limit =
+      connect_timeout * static_cast<int64_t>(redis.sentinels.size() + 1) + std::chrono::seconds(1);
+  state->conn = AsyncConnection::create(state->io, endpointFrom(redis), connect_timeout);
+  bool done = false;
+  std::string error;
+  state->conn->connect([&](std::string_view e) {
+    done = true;
+    error = e;
+  });
+  State* s = state.get();
+  s->conn->onDisconnect([s](std::string_view e) { s->error = e; });
+  s->runUntil([&] { return done; }, limit, "connecting");
+  if (!error.empty()) {
+    throw Error(
+        fmt::format("cannot connect to Redis at {}: {}", s->conn->endpoint().display, error));
   }
-  redisContext* raw =
-      redisConnectWithTimeout(ep.host.c_str(), ep.port, toTimeval(redis.connect_timeout_ms));
-  if (raw == nullptr) {
-    throw Error(fmt::format("cannot connect to Redis at {}: out of memory", ep.display));
-  }
-  BlockingClient client(ep, raw);
-  if (raw->err != 0) {
-    throw Error(fmt::format("cannot connect to Redis at {}: {}", ep.display, raw->errstr));
-  }
-  const timeval command_timeout = toTimeval(redis.command_timeout_ms);
-  redisSetTimeout(raw, command_timeout);
-  auto check = [&](Reply reply, const char* what) {
-    if (reply->type == REDIS_REPLY_ERROR) {
-      throw Error(fmt::format("Redis at {} refused {}: {}", ep.display, what, reply->str));
-    }
-  };
-  if (!ep.password.empty()) {
-    if (ep.user.empty()) {
-      check(client.command({"AUTH", ep.password}), "AUTH");
-    } else {
-      check(client.command({"AUTH", ep.user, ep.password}), "AUTH");
-    }
-  }
-  if (ep.db != 0) {
-    const std::string db = std::to_string(ep.db);
-    check(client.command({"SELECT", db}), "SELECT");
-  }
-  if (!ep.sentinels.empty()) {
-    Reply role = client.command({"ROLE"});
-    if (role->type == REDIS_REPLY_ERROR) {
-      check(std::move(role), "ROLE");
-    } else if (roleOf(role.get()) != "master") {
-      throw Error(fmt::format("Redis at {}:{} ({}) is not the primary (role {}); the sentinels "
-                              "are not up to date yet",
-                              ep.host, ep.port, ep.display, roleOf(role.get())));
-    }
-  }
-  check(client.command({"PING"}), "PING");
-  return client;
+  return BlockingClient(std::move(state));
 }
 
-Reply BlockingClient::command(const std::vector<std::string_view>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (auto a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  void* reply =
-      redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data());
-  if (reply == nullptr) {
-    throw Error(fmt::format("Redis at {}: {}", endpoint_.display,
-                            ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection lost"));
-  }
-  return Reply(static_cast<redisReply*>(reply));
+const Endpoint& BlockingClient::endpoint() const {
+  return state_->conn->endpoint();
 }
 
 void BlockingClient::append(std::span<const std::string_view> args) {
-  argv_.clear();
-  lens_.clear();
-  for (auto a : args) {
-    argv_.push_back(a.data());
-    lens_.push_back(a.size());
-  }
-  if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv_.size()), argv_.data(),
-                             lens_.data()) != REDIS_OK) {
-    throw Error(fmt::format("Redis at {}: {}", endpoint_.display, ctx_->errstr));
-  }
+  State* s = state_.get();
+  ++s->outstanding;
+  s->conn->command(args, std::chrono::milliseconds(0),
+                   [s](redisReply* reply, std::string_view error) {
+                     --s->outstanding;
+                     if (reply == nullptr) {
+                       if (s->error.empty()) {
+                         s->error = error;
+                       }
+                       return;
+                     }
+                     s->conn->keepReply();
+                     s->replies.emplace_back(reply);
+                   });
 }
 
 Reply BlockingClient::reply() {
-  void* reply = nullptr;
-  if (redisGetReply(ctx_.get(), &reply) != REDIS_OK || reply == nullptr) {
-    throw Error(fmt::format("Redis at {}: {}", endpoint_.display,
-                            ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection lost"));
+  State* s = state_.get();
+  if (s->replies.empty() && s->outstanding == 0) {
+    throw Error("BlockingClient::reply() without a command sent");
   }
-  return Reply(static_cast<redisReply*>(reply));
+  // The timeout counts from now: a long pipeline is answered at Redis' pace, reply by reply.
+  s->runUntil([s] { return !s->replies.empty(); }, s->command_timeout, "a command");
+  Reply r = std::move(s->replies.front());
+  s->replies.pop_front();
+  return r;
+}
+
+Reply BlockingClient::command(const std::vector<std::string_view>& args) {
+  append(args);
+  return reply();
 }
 
 } // namespace auditq::redis

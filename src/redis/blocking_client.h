@@ -1,10 +1,13 @@
 // A synchronous Redis connection for the command-line tools (check-config --connect, recover,
 // dlq, tests): connect with timeout, AUTH, SELECT, then one command or a pipeline at a time.
-// The daemon's hot path uses the asynchronous client instead.
+// The same connection code as the daemon's (redis/async_connection: TCP, TLS, unix sockets,
+// sentinels), driven by an io_context of its own until the awaited reply is there.
 #pragma once
 
 #include <hiredis/hiredis.h>
 
+#include <boost/asio/io_context.hpp>
+#include <deque>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -16,6 +19,8 @@
 #include "redis/endpoint.h"
 
 namespace auditq::redis {
+
+class AsyncConnection;
 
 class Error : public std::runtime_error {
 public:
@@ -31,28 +36,26 @@ class BlockingClient {
 public:
   // Connects, authenticates and selects the database. Throws Error naming the masked URL.
   static BlockingClient connect(const config::RedisConfig& redis);
+  BlockingClient(BlockingClient&&) noexcept;
+  BlockingClient& operator=(BlockingClient&&) noexcept;
+  ~BlockingClient();
 
-  // Sends one command given as arguments (binary safe). Throws Error when the connection fails;
-  // a Redis error reply is returned as a reply of type REDIS_REPLY_ERROR, not thrown.
+  // Sends one command given as arguments (binary safe). Throws Error when the connection fails
+  // or command_timeout_ms passes without a reply; a Redis error reply is returned as a reply
+  // of type REDIS_REPLY_ERROR, not thrown.
   Reply command(const std::vector<std::string_view>& args);
 
-  // Pipelining: append() queues a command in the output buffer (nothing is sent yet), reply()
-  // sends what is queued and returns the next reply in order. Throws Error like command().
+  // Pipelining: append() queues a command (its arguments are copied at once), reply() returns
+  // the next reply in order. Throws Error like command().
   void append(std::span<const std::string_view> args);
   Reply reply();
 
-  const Endpoint& endpoint() const { return endpoint_; }
+  const Endpoint& endpoint() const;
 
 private:
-  struct ContextDeleter {
-    void operator()(redisContext* c) const { redisFree(c); }
-  };
-  BlockingClient(Endpoint ep, redisContext* ctx) : endpoint_(std::move(ep)), ctx_(ctx) {}
-
-  Endpoint endpoint_;
-  std::unique_ptr<redisContext, ContextDeleter> ctx_;
-  std::vector<const char*> argv_; // reused by append()
-  std::vector<size_t> lens_;
+  struct State;
+  explicit BlockingClient(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
 };
 
 } // namespace auditq::redis

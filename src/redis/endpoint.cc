@@ -24,9 +24,19 @@ Endpoint endpointFrom(const config::RedisConfig& redis) {
   }
   ep.user = url->user;
   ep.password = url->password;
-  if (!url->path.empty()) {
+  if (url->scheme == "unix") {
+    ep.unix_path = "/" + url->path;
+    if (url->query.starts_with("db=")) {
+      std::from_chars(url->query.data() + 3, url->query.data() + url->query.size(), ep.db);
+    }
+  } else if (!url->path.empty()) {
     std::from_chars(url->path.data(), url->path.data() + url->path.size(), ep.db);
   }
+  ep.tls = url->scheme == "rediss";
+  ep.tls_ca_file = redis.tls_ca_file;
+  ep.tls_cert_file = redis.tls_cert_file;
+  ep.tls_key_file = redis.tls_key_file;
+  ep.tls_server_name = redis.tls_server_name;
   for (const auto& s : redis.sentinels) {
     auto [host, port] = config::splitHostPort(s);
     ep.sentinels.push_back({std::move(host), port});
@@ -43,6 +53,10 @@ Endpoint Endpoint::sentinel(size_t i) const {
   Endpoint ep;
   ep.host = sentinels[i].host;
   ep.port = sentinels[i].port;
+  ep.tls = tls;
+  ep.tls_ca_file = tls_ca_file;
+  ep.tls_cert_file = tls_cert_file;
+  ep.tls_key_file = tls_key_file;
   ep.display = fmt::format("sentinel {}:{}", ep.host, ep.port);
   return ep;
 }

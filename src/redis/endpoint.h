@@ -1,4 +1,5 @@
-// Where and how to reach Redis, derived once from redis.url: host, port, ACL user, password, db.
+// Where and how to reach Redis, derived once from redis.* settings: host and port or a unix
+// socket, TLS, ACL user, password, db, or the sentinels that know the primary.
 #pragma once
 
 #include <string>
@@ -14,7 +15,13 @@ struct Endpoint {
   std::string user;     // empty: the default user (AUTH password)
   std::string password; // empty: no AUTH
   int db = 0;
-  std::string display; // the URL with the password masked, for messages
+  std::string unix_path; // unix:///path: this socket instead of host:port
+  bool tls = false;      // rediss://
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name; // the name the server's certificate must carry: host if empty
+  std::string display;         // the URL with the password masked, for messages
   // redis.sentinels: host and port above are found by asking these for master_name's primary.
   struct Sentinel {
     std::string host;
@@ -22,7 +29,8 @@ struct Endpoint {
   };
   std::vector<Sentinel> sentinels;
   std::string master_name;
-  // An endpoint for one sentinel (no AUTH, no SELECT: sentinels have neither here).
+  // An endpoint for one sentinel (no AUTH, no SELECT: sentinels have neither here; TLS as
+  // for the data nodes).
   Endpoint sentinel(size_t i) const;
 };
 

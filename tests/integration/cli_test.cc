@@ -100,7 +100,7 @@ TEST(Cli, RedisAuthFailureIsReportedAsUnreachable) {
                       {"DATABASE_URL", adminPgUrl()}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.out, "redis: UNREACHABLE")) << r.out;
-  EXPECT_TRUE(contains(r.out, "refused AUTH")) << r.out;
+  EXPECT_TRUE(contains(r.out, "AUTH refused")) << r.out;
 }
 
 TEST(Cli, JsonLogFormatWritesOneJsonObjectPerLine) {

@@ -140,7 +140,9 @@ TEST(Config, RejectsUnknownEnvironmentKeyOfAKnownSection) {
 TEST(Config, RejectsMalformedUrls) {
   expectError("redis:\n  url: localhost:6379\n", {}, {"redis.url", "scheme://"});
   expectError("redis:\n  url: http://h:1/0\n", {}, {"redis.url", "redis://"});
-  expectError("redis:\n  url: rediss://h:1/0\n", {}, {"redis.url", "stunnel"});
+  expectError("redis:\n  url: ftp://h:1/0\n", {}, {"redis.url", "rediss:// (TLS) or unix://"});
+  expectError("redis:\n  url: unix://h/x.sock\n", {}, {"redis.url", "unix://"});
+  expectError("redis:\n  url: unix:///x.sock?db=x\n", {}, {"redis.url", "db=N"});
   expectError("redis:\n  url: redis://h:99999/0\n", {}, {"redis.url", "port must be 1..65535"});
   expectError("redis:\n  url: redis://h:1/x\n", {}, {"redis.url", "database number"});
   expectError("postgres:\n  url: mysql://h/db\n", {}, {"postgres.url", "postgresql://"});
