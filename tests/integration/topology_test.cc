@@ -454,5 +454,135 @@ TEST_F(Standby, PrimaryStoppedImmediateAndStandbyPromotedEveryEntryCommittedOnce
                            ids.size(), at_promotion);
 }
 
+// Redis speaking only TLS (redis-server --tls-port, certificates from a throwaway CA made with
+// openssl by scripts/dev-stack), and the same server's unix socket.
+class RedisTls : public PipelineFixture {
+protected:
+  static void SetUpTestSuite() {
+    private_stack::start();
+    private_stack::run({"up-redis-tls"});
+  }
+  static void TearDownTestSuite() { private_stack::stop(); }
+
+  void SetUp() override {
+    PipelineFixture::SetUp();
+    redis_ = std::make_unique<redis::BlockingClient>(redis::BlockingClient::connect(tlsConfig()));
+  }
+
+  static config::RedisConfig tlsConfig() {
+    config::RedisConfig rc;
+    rc.url = private_stack::exported("AUDITQ_TEST_REDIS_TLS_URL");
+    rc.tls_ca_file = private_stack::exported("AUDITQ_TEST_REDIS_TLS_CA");
+    return rc;
+  }
+  // The daemon's and the tools' environment: verified TLS with a client certificate.
+  std::map<std::string, std::string> tlsEnv(std::map<std::string, std::string> extra = {}) const {
+    extra.emplace("REDIS_URL", tlsConfig().url);
+    extra.emplace("AUDITQ_REDIS_TLS_CA_FILE", tlsConfig().tls_ca_file);
+    extra.emplace("AUDITQ_REDIS_TLS_CERT_FILE",
+                  private_stack::exported("AUDITQ_TEST_REDIS_TLS_CLIENT_CERT"));
+    extra.emplace("AUDITQ_REDIS_TLS_KEY_FILE",
+                  private_stack::exported("AUDITQ_TEST_REDIS_TLS_CLIENT_KEY"));
+    return extra;
+  }
+  ProcessResult checkConnect(const std::map<std::string, std::string>& env) const {
+    auto e = env;
+    e["DATABASE_URL"] = db_.url();
+    return runAuditq({"check-config", "--connect"}, e);
+  }
+};
+
+// The daemon, --recover and dlq replay, each over TLS with the certificate verified.
+TEST_F(RedisTls, PipelineRecoverAndReplayWorkOverVerifiedTls) {
+  const std::string prefix = uniqueName("session");
+  std::vector<std::string> sessions;
+  for (int i = 0; i < 100; ++i) {
+    sessions.push_back(newUuid());
+  }
+  createGroup();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (int v = 1; v <= 3; ++v) {
+    for (const auto& s : sessions) {
+      auto fields = entryWithState(s, v);
+      fields[5] = std::to_string(now_ms); // "ts": recent, so restorable
+      xadd(fields);
+    }
+  }
+  xadd({"type", "session_updated", "session_id", "not-a-uuid", "ts", "1"});
+  xadd({"type", "session_updated", "session_id", "nope", "ts", "1"});
+  auto daemon = startDaemon(tlsEnv());
+  ASSERT_TRUE(waitFor([&] { return events() == 300 && pending() == 0; }, 60s))
+      << daemon->stderrText();
+  stopDaemon(*daemon);
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters"), 2);
+
+  auto recover = runAuditq({"--recover"},
+                           tlsEnv({{"DATABASE_URL", db_.url()},
+                                   {"AUDITQ_CONSUMER_STREAMS", stream_},
+                                   {"AUDITQ_CONSUMER_GROUP", group_},
+                                   {"AUDITQ_RECOVER_KEY_TEMPLATE", prefix + ":{session_id}"}}),
+                           120s);
+  ASSERT_EQ(recover.exit_code, 0) << recover.err;
+  for (const auto& s : sessions) {
+    auto key = redis_->command({"GET", prefix + ":" + s});
+    ASSERT_EQ(key->type, REDIS_REPLY_STRING) << s;
+    EXPECT_NE(std::string(key->str, key->len).find("\"version\": 3"), std::string::npos);
+  }
+
+  const auto before = redis_->command({"XLEN", stream_})->integer;
+  auto replay = runAuditq({"dlq", "replay", "--all"}, tlsEnv({{"DATABASE_URL", db_.url()},
+                                                              {"AUDITQ_CONSUMER_STREAMS", stream_},
+                                                              {"AUDITQ_CONSUMER_GROUP", group_}}));
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(redis_->command({"XLEN", stream_})->integer, before + 2);
+  EXPECT_EQ(count("SELECT count(*) FROM auditq_dead_letters WHERE replayed_at IS NOT NULL"), 2);
+}
+
+// A certificate that does not chain to the configured CA, or does not carry the expected
+// name, is refused with an error that says so; the daemon does not become ready.
+TEST_F(RedisTls, AServerThatCannotBeVerifiedIsRefused) {
+  auto ok = checkConnect(tlsEnv());
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+
+  auto wrong_ca = tlsEnv();
+  wrong_ca["AUDITQ_REDIS_TLS_CA_FILE"] = private_stack::exported("AUDITQ_TEST_REDIS_TLS_WRONG_CA");
+  auto r = checkConnect(wrong_ca);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("certificate verify failed"), std::string::npos) << r.out;
+
+  auto wrong_name = tlsEnv();
+  wrong_name["AUDITQ_REDIS_TLS_SERVER_NAME"] = "redis.example.org";
+  r = checkConnect(wrong_name);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("redis.example.org"), std::string::npos) << r.out;
+
+  // Plain text to a TLS port: never answered, a clear failure within the connect timeout.
+  r = checkConnect({{"REDIS_URL", "redis" + tlsConfig().url.substr(6)}});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+
+  createGroup();
+  xadd(entryWithState(newUuid(), 1));
+  auto daemon = startWithHttp(wrong_ca);
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(get("/readyz").status, 503u);
+  EXPECT_EQ(events(), 0);
+  daemon->signal(SIGTERM);
+  daemon->wait(30s);
+}
+
+// unix:///path sockets: the same connection code, no TCP.
+TEST_F(RedisTls, TheDaemonReadsThroughAUnixSocket) {
+  createGroup();
+  for (int i = 0; i < 50; ++i) {
+    xadd(entryWithState(newUuid(), 1));
+  }
+  auto daemon = startDaemon({{"REDIS_URL", private_stack::exported("AUDITQ_TEST_REDIS_UNIX_URL")}});
+  ASSERT_TRUE(waitFor([&] { return events() == 50 && pending() == 0; }, 60s))
+      << daemon->stderrText();
+  stopDaemon(*daemon);
+}
+
 } // namespace
 } // namespace auditq::test
