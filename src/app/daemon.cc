@@ -470,11 +470,14 @@ private:
       const pipeline::BatchLimits limits{fresh.batch.max_entries, fresh.batch.max_bytes,
                                          fresh.batch.linger_ms};
       std::string restart;
+      uint64_t need_restart = 0;
       for (const auto& v : fresh.effective) {
         if (!isReloadable(v.key) && v.key != "consumer.name" && valueOf(cfg_, v.key) != v.value) {
           restart += restart.empty() ? v.key : "," + v.key;
+          ++need_restart;
         }
       }
+      metrics_.restart_needed = need_restart;
       core::log::info("config_reloaded", {{"log_level", fresh.log.level},
                                           {"batch_max_entries", limits.max_entries},
                                           {"batch_max_bytes", limits.max_bytes},

@@ -258,6 +258,9 @@ void renderMetrics(const PipelineMetrics& m, const ServiceState& s, core::Promet
              "SIGHUP reloads of the configuration file, applied or refused (old one kept).");
   out.sample("auditq_config_reloads_total", {{"result", "applied"}}, m.reloads_applied);
   out.sample("auditq_config_reloads_total", {{"result", "refused"}}, m.reloads_refused);
+  single(out, "auditq_config_restart_needed", "gauge",
+         "Settings the file changes that take effect only after a restart (at the last reload).",
+         m.restart_needed);
   single(out, "auditq_consumer_groups_recreated_total", "counter",
          "Consumer groups re-created after Redis lost them, after the newest committed entry.",
          s.groups_recreated);

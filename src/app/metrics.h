@@ -51,6 +51,7 @@ struct PipelineMetrics {
   uint64_t partitions_pruned = 0; // dropped or detached by retention
   uint64_t reloads_applied = 0;   // SIGHUP with a valid file
   uint64_t reloads_refused = 0;   // SIGHUP with a file that failed validation: old one kept
+  uint64_t restart_needed = 0;    // keys the last applied reload changed that need a restart
   core::BucketHistogram batch_entries{1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
   core::BucketHistogram commit_seconds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,   0.25,   0.5,   1,    2.5,   10};

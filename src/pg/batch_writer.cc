@@ -368,21 +368,27 @@ bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& 
   return false;
 }
 
-// The batch's streams as a text[] literal, quoted for the array syntax.
+// Adds `name` to a text[] literal being built ("{" so far, or "{...,..."), quoted for the
+// array syntax; the caller closes it with '}'.
+void addArrayElement(std::string& literal, std::string_view name) {
+  if (literal.size() > 1) {
+    literal.push_back(',');
+  }
+  literal.push_back('"');
+  for (char ch : name) {
+    if (ch == '"' || ch == '\\') {
+      literal.push_back('\\');
+    }
+    literal.push_back(ch);
+  }
+  literal.push_back('"');
+}
+
+// The batch's streams as a text[] literal.
 void streamsLiteral(const pipeline::Batch& batch, std::string& out) {
   out = "{";
   for (const auto& ids : batch.acks()) {
-    if (out.size() > 1) {
-      out.push_back(',');
-    }
-    out.push_back('"');
-    for (char ch : ids.stream()) {
-      if (ch == '"' || ch == '\\') {
-        out.push_back('\\');
-      }
-      out.push_back(ch);
-    }
-    out.push_back('"');
+    addArrayElement(out, ids.stream());
   }
   out.push_back('}');
 }
@@ -434,17 +440,7 @@ void digestInserted(const pipeline::Batch& batch,
     out.first_ms = std::min(out.first_ms, r.ms);
     out.last_ms = std::max(out.last_ms, r.ms);
     if (r.stream != last_stream) { // sorted by stream: each appears once, in a run
-      if (out.streams.size() > 1) {
-        out.streams.push_back(',');
-      }
-      out.streams.push_back('"');
-      for (char ch : batch.digestStream(r.stream)) {
-        if (ch == '"' || ch == '\\') {
-          out.streams.push_back('\\');
-        }
-        out.streams.push_back(ch);
-      }
-      out.streams.push_back('"');
+      addArrayElement(out.streams, batch.digestStream(r.stream));
       last_stream = r.stream;
     }
   }

@@ -3,6 +3,8 @@
 
 #include <simdjson.h>
 
+#include "core/text.h"
+
 namespace auditq::pipeline {
 namespace {
 
@@ -16,18 +18,6 @@ bool isSpace(char c) {
 bool isDigit(char c) {
   return c >= '0' && c <= '9';
 }
-int hexValue(char c) {
-  if (isDigit(c)) {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 } // namespace
 
@@ -37,7 +27,7 @@ int jsonEscapeUnit(std::string_view text, size_t i) {
   }
   int v = 0;
   for (size_t k = i + 2; k < i + 6; ++k) {
-    const int h = hexValue(text[k]);
+    const int h = core::hexDigit(text[k]);
     if (h < 0) {
       return -1;
     }

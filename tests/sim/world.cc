@@ -46,6 +46,8 @@ struct Fault {
     Term,              // SIGTERM (twice, sometimes); restarted after it exits
     Hup,               // SIGHUP with new batch limits
     GroupCreateDenied, // XGROUP CREATE refused (an ACL without it: NOPERM) for a while
+    Failover,          // the primary dies, an in-sync replica takes over and the sentinels
+                       // announce it (+switch-master); sometimes only the announcement
     kCount
   };
   TimeMs at = 0;
@@ -67,7 +69,9 @@ constexpr const char* kFaultNames[] = {"drop_connection",
                                        "kill",
                                        "term",
                                        "hup",
-                                       "group_create_denied"};
+                                       "group_create_denied",
+                                       "failover"};
+static_assert(std::size(kFaultNames) == Fault::kCount, "a name for every fault");
 
 // One auditq process: the real state machine, and the adapters' contracts around it.
 struct Proc {
@@ -1047,6 +1051,20 @@ void World::inject(const Fault& f) {
     create_denied_until_ = std::max(create_denied_until_, now_ + f.duration);
     redis_.del(cfg_.consumer.streams[0]); // so that the group must be created again
     break;
+  case Fault::Failover: {
+    // The announcement comes when the new primary is up (or at once: a spurious one, or the
+    // connection survived a failover to the same data).
+    const TimeMs down = chance(0.5) ? f.duration : 0;
+    if (down > 0) {
+      redisDown(down, false);
+    }
+    at(now_ + down, [this] {
+      if (Proc* q = proc_ && proc_->alive ? proc_.get() : nullptr) {
+        call(q->pid, [&](Consumer& core) { core.redisPrimaryChanged(now_); });
+      }
+    });
+    break;
+  }
   case Fault::kCount:
     break;
   }
