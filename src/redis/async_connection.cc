@@ -292,6 +292,11 @@ void AsyncConnection::authenticate() {
         self->finishConnect(error);
       } else if (reply->type == REDIS_REPLY_ERROR) {
         self->finishConnect(fmt::format("{} refused: {}", what, reply->str));
+      } else if (std::string_view(what) == "ROLE" && roleOf(reply) != "master") {
+        // A sentinel named a server that is not (or no longer) the primary.
+        self->finishConnect(fmt::format("{}:{} is not the primary (role {}); sentinels not "
+                                        "up to date yet",
+                                        self->endpoint_.host, self->endpoint_.port, roleOf(reply)));
       } else if (std::string_view(what) == "PING") {
         self->finishConnect("");
       }
@@ -319,21 +324,7 @@ void AsyncConnection::authenticate() {
   }
   if (!endpoint_.sentinels.empty()) {
     std::string_view role[] = {"ROLE"};
-    command(role, t, [w = weak_from_this()](redisReply* reply, std::string_view error) {
-      auto self = w.lock();
-      if (!self || !self->on_ready_) {
-        return;
-      }
-      if (reply == nullptr) {
-        self->finishConnect(error);
-      } else if (reply->type == REDIS_REPLY_ERROR) {
-        self->finishConnect(fmt::format("ROLE refused: {}", replyText(reply)));
-      } else if (roleOf(reply) != "master") {
-        self->finishConnect(fmt::format("{}:{} is not the primary (role {}); sentinels not "
-                                        "up to date yet",
-                                        self->endpoint_.host, self->endpoint_.port, roleOf(reply)));
-      }
-    });
+    command(role, t, step("ROLE"));
   }
   std::string_view ping[] = {"PING"};
   command(ping, t, step("PING"));

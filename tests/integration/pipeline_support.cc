@@ -132,6 +132,35 @@ std::vector<std::string> PipelineFixture::entryWithState(const std::string& sess
           "state",      state};
 }
 
+std::vector<std::string> PipelineFixture::entryNow(const std::string& session, int version,
+                                                   const std::string& status,
+                                                   const std::string& type) const {
+  auto f = entryWithState(session, version, status, type);
+  f[5] = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+  return f;
+}
+
+std::vector<std::string> PipelineFixture::addRecentSessions(int count, int versions) {
+  std::vector<std::string> sessions;
+  for (int i = 0; i < count; ++i) {
+    sessions.push_back(newUuid());
+  }
+  for (int v = 1; v <= versions; ++v) { // pipelined, a version at a time
+    for (const auto& s : sessions) {
+      const auto fields = entryNow(s, v);
+      std::vector<std::string_view> args = {"XADD", stream_, "*"};
+      args.insert(args.end(), fields.begin(), fields.end());
+      redis_->append(args);
+    }
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      EXPECT_EQ(redis_->reply()->type, REDIS_REPLY_STRING);
+    }
+  }
+  return sessions;
+}
+
 long long PipelineFixture::pending(const std::string& stream) {
   std::vector<std::string_view> args = {"XPENDING", stream.empty() ? stream_ : stream, group_};
   auto reply = redis_->command(args);

@@ -42,6 +42,12 @@ protected:
   std::vector<std::string> entryWithState(const std::string& session, int version,
                                           const std::string& status = "running",
                                           const std::string& type = "session_updated") const;
+  // entryWithState stamped now (so not too old for --recover to restore).
+  std::vector<std::string> entryNow(const std::string& session, int version,
+                                    const std::string& status = "running",
+                                    const std::string& type = "session_updated") const;
+  // `count` new sessions, each with entries now at versions 1..versions (in version order).
+  std::vector<std::string> addRecentSessions(int count, int versions);
   long long pending(const std::string& stream = "");
   // Rows of this test's stream in sync_events.
   long long events() const;

@@ -44,17 +44,6 @@ protected:
     return runAuditq(args, env(extra), 120s);
   }
 
-  // A state entry stamped now (so not too old to restore).
-  std::vector<std::string> entryNow(const std::string& session, int version,
-                                    const std::string& status = "running",
-                                    const std::string& type = "session_updated") {
-    auto f = entryWithState(session, version, status, type);
-    f[5] = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
-    return f;
-  }
-
   // Live sessions (v1..v3), one completed, one deleted, written by the daemon.
   void ingest() {
     for (int i = 0; i < 5; ++i) {

@@ -40,21 +40,6 @@ protected:
     return extra;
   }
 
-  // Sessions with their entries' versions 1..versions, in a pipeline.
-  void addSessions(const std::vector<std::string>& sessions, int versions) {
-    for (int v = 1; v <= versions; ++v) {
-      for (const auto& s : sessions) {
-        const auto fields = entryWithState(s, v);
-        std::vector<std::string_view> args = {"XADD", stream_, "*"};
-        args.insert(args.end(), fields.begin(), fields.end());
-        redis_->append(args);
-      }
-      for (size_t i = 0; i < sessions.size(); ++i) {
-        ASSERT_EQ(redis_->reply()->type, REDIS_REPLY_STRING);
-      }
-    }
-  }
-
   // Server sessions PostgreSQL has open for this test's database.
   long long serverSessions() const {
     return count(fmt::format("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND "
@@ -67,12 +52,8 @@ protected:
 // connect (measured then: 3,419 of 5,000 committed, then every write refused with
 // `prepared statement "auditq_upsert_sessions" already exists`, 1,581 stranded).
 TEST_F(Pgbouncer, TwoInstancesCommitEveryEntryOnceThroughTwoServerConnections) {
-  std::vector<std::string> sessions;
-  for (int i = 0; i < 500; ++i) {
-    sessions.push_back(newUuid());
-  }
   createGroup();
-  addSessions(sessions, 10);
+  addRecentSessions(500, 10);
   const std::map<std::string, std::string> common = {{"AUDITQ_POSTGRES_WRITERS", "2"},
                                                      {"AUDITQ_BATCH_MAX_ENTRIES", "100"}};
   auto env_a = pooledEnv(common);
@@ -106,12 +87,8 @@ TEST_F(Pgbouncer, TwoInstancesCommitEveryEntryOnceThroughTwoServerConnections) {
 // The staged path (redelivered entries skipped with ON CONFLICT through the per-transaction
 // staging tables) and dead letters, through the pool.
 TEST_F(Pgbouncer, RedeliveriesAreSkippedAndPoisonIsDeadLettered) {
-  std::vector<std::string> sessions;
-  for (int i = 0; i < 100; ++i) {
-    sessions.push_back(newUuid());
-  }
   createGroup();
-  addSessions(sessions, 2);
+  addRecentSessions(100, 2);
   xadd({"type", "session_updated", "session_id", "not-a-uuid", "ts", "1"});
   xadd({"type", "session_updated", "session_id", newUuid(), "ts", "not-a-time"});
   auto daemon = startWithHttp(pooledEnv());
@@ -135,21 +112,8 @@ TEST_F(Pgbouncer, RedeliveriesAreSkippedAndPoisonIsDeadLettered) {
 // --recover reads through the pool (one transaction, its cursor inside it).
 TEST_F(Pgbouncer, RecoverRebuildsKeysThroughThePool) {
   const std::string prefix = uniqueName("session");
-  std::vector<std::string> sessions;
-  for (int i = 0; i < 50; ++i) {
-    sessions.push_back(newUuid());
-  }
   createGroup();
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  for (int v = 1; v <= 3; ++v) {
-    for (const auto& s : sessions) {
-      auto fields = entryWithState(s, v);
-      fields[5] = std::to_string(now_ms); // "ts": recent, so restorable
-      xadd(fields);
-    }
-  }
+  const auto sessions = addRecentSessions(50, 3);
   auto daemon = startDaemon(pooledEnv());
   ASSERT_TRUE(waitFor([&] { return events() == 150 && pending() == 0; }, 60s))
       << daemon->stderrText();
@@ -495,21 +459,8 @@ protected:
 // The daemon, --recover and dlq replay, each over TLS with the certificate verified.
 TEST_F(RedisTls, PipelineRecoverAndReplayWorkOverVerifiedTls) {
   const std::string prefix = uniqueName("session");
-  std::vector<std::string> sessions;
-  for (int i = 0; i < 100; ++i) {
-    sessions.push_back(newUuid());
-  }
   createGroup();
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  for (int v = 1; v <= 3; ++v) {
-    for (const auto& s : sessions) {
-      auto fields = entryWithState(s, v);
-      fields[5] = std::to_string(now_ms); // "ts": recent, so restorable
-      xadd(fields);
-    }
-  }
+  const auto sessions = addRecentSessions(100, 3);
   xadd({"type", "session_updated", "session_id", "not-a-uuid", "ts", "1"});
   xadd({"type", "session_updated", "session_id", "nope", "ts", "1"});
   auto daemon = startDaemon(tlsEnv());
