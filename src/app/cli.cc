@@ -62,6 +62,14 @@ int runCli(int argc, char** argv) {
   bool health_ready = false;
   health->add_flag("--ready", health_ready, "Ask /readyz instead: Redis and PostgreSQL reachable");
 
+  auto* status_cmd = app.add_subcommand(
+      "status", "Per stream: entries, lag, pending, consumers, newest commit, dead letters, and "
+                "the daemon's readiness; exit 0 healthy, 1 needs attention (saying what)");
+  StatusOptions status_options;
+  status_cmd->add_flag("--json", status_options.json, "One JSON object, for scripts");
+  status_cmd->add_flag("--no-daemon", status_options.no_daemon,
+                       "Do not ask http.listen (when run away from the daemon's host)");
+
   auto* dlq = app.add_subcommand("dlq", "Inspect, re-queue or delete dead letters");
   dlq->require_subcommand(1);
   DlqOptions dlq_options;
@@ -141,6 +149,9 @@ int runCli(int argc, char** argv) {
   }
   if (*health) {
     return healthcheck(cfg, health_ready);
+  }
+  if (*status_cmd) {
+    return showStatus(cfg, status_options);
   }
   if (*migrate_cmd) {
     if (*up) {

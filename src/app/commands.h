@@ -14,6 +14,16 @@ int checkConfig(const config::Config& cfg, bool connect);
 
 // GET /healthz (or /readyz with `ready`) from http.listen: 0 when it answers 200.
 int healthcheck(const config::Config& cfg, bool ready);
+// Where the running daemon answers: http.listen, a wildcard listener reached on loopback;
+// nullopt when http.listen is empty.
+std::optional<config::ListenAddress> daemonAddress(const config::Config& cfg);
+
+struct StatusOptions {
+  bool json = false;
+  bool no_daemon = false; // do not ask http.listen (run from another host)
+};
+// One screen per stream (Redis, PostgreSQL, the daemon's /readyz): 0 healthy, 1 needs attention.
+int showStatus(const config::Config& cfg, const StatusOptions& options);
 
 enum class MigrateAction { Up, Down, Status };
 int migrate(const config::Config& cfg, MigrateAction action, int down_count);

@@ -8,18 +8,22 @@
 
 namespace auditq::app {
 
-int healthcheck(const config::Config& cfg, bool ready) {
+std::optional<config::ListenAddress> daemonAddress(const config::Config& cfg) {
   auto at = config::parseListenAddress(cfg.http.listen);
+  if (at && at->host == "0.0.0.0") {
+    at->host = "127.0.0.1";
+  } else if (at && at->host == "::") {
+    at->host = "::1";
+  }
+  return at;
+}
+
+int healthcheck(const config::Config& cfg, bool ready) {
+  const auto at = daemonAddress(cfg);
   if (!at) {
     std::cerr << "auditq healthcheck: http.listen is empty: the daemon serves no health "
                  "endpoint to check\n";
     return kExitUsage;
-  }
-  // A wildcard listener is reached on loopback.
-  if (at->host == "0.0.0.0") {
-    at->host = "127.0.0.1";
-  } else if (at->host == "::") {
-    at->host = "::1";
   }
   const auto r =
       http::get(at->host, at->port, ready ? "/readyz" : "/healthz", std::chrono::seconds(3));

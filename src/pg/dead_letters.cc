@@ -140,4 +140,19 @@ int64_t purgeDeadLetters(Connection& conn, int64_t older_than_seconds) {
   });
 }
 
+std::map<std::string, int64_t> recentDeadLetters(Connection& conn, const std::string& stream,
+                                                 int64_t seconds) {
+  return mapErrors([&] {
+    pqxx::read_transaction tx(conn.impl().conn);
+    std::map<std::string, int64_t> out;
+    for (const auto& row :
+         tx.exec_params("SELECT reason, count(*) FROM auditq_dead_letters WHERE stream = $1 "
+                        "AND dead_lettered_at > now() - make_interval(secs => $2) GROUP BY reason",
+                        stream, seconds)) {
+      out[row[0].as<std::string>()] = row[1].as<int64_t>();
+    }
+    return out;
+  });
+}
+
 } // namespace auditq::pg

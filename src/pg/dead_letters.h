@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,5 +59,9 @@ ReplayResult replayDeadLetters(Connection& conn, const std::vector<int64_t>& ids
 
 // Deletes letters dead-lettered more than `older_than_seconds` ago; returns how many.
 int64_t purgeDeadLetters(Connection& conn, int64_t older_than_seconds);
+
+// How many of `stream`'s entries were dead-lettered in the last `seconds`, by reason code.
+std::map<std::string, int64_t> recentDeadLetters(Connection& conn, const std::string& stream,
+                                                 int64_t seconds);
 
 } // namespace auditq::pg

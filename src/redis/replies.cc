@@ -218,4 +218,44 @@ std::optional<GroupInfo> findGroup(const redisReply* reply, std::string_view gro
   return std::nullopt;
 }
 
+std::vector<ConsumerInfo> parseConsumers(const redisReply* reply) {
+  std::vector<ConsumerInfo> out;
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
+    return out;
+  }
+  for (size_t c = 0; c < reply->elements; ++c) {
+    const redisReply* fields = reply->element[c];
+    if (fields->type != REDIS_REPLY_ARRAY) {
+      continue;
+    }
+    ConsumerInfo info;
+    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+      const auto name = replyText(fields->element[f]);
+      const redisReply* value = fields->element[f + 1];
+      if (name == "name") {
+        info.name = std::string(replyText(value));
+      } else if (name == "pending" && value->type == REDIS_REPLY_INTEGER) {
+        info.pending = value->integer;
+      } else if (name == "idle" && value->type == REDIS_REPLY_INTEGER) {
+        info.idle_ms = value->integer;
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::optional<PendingSummary> parsePendingSummary(const redisReply* reply) {
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+      reply->element[0]->type != REDIS_REPLY_INTEGER) {
+    return std::nullopt;
+  }
+  PendingSummary out;
+  out.count = reply->element[0]->integer;
+  if (out.count > 0) {
+    out.oldest = core::EntryId::parse(replyText(reply->element[1]));
+  }
+  return out;
+}
+
 } // namespace auditq::redis

@@ -101,4 +101,19 @@ struct GroupInfo {
 };
 std::optional<GroupInfo> findGroup(const redisReply* reply, std::string_view group);
 
+// XINFO CONSUMERS: one flat name/value array per consumer.
+struct ConsumerInfo {
+  std::string name;
+  int64_t pending = 0;
+  int64_t idle_ms = 0;
+};
+std::vector<ConsumerInfo> parseConsumers(const redisReply* reply);
+
+// XPENDING key group (the summary form): [count, smallest id, greatest id, [[consumer, n]...]].
+struct PendingSummary {
+  int64_t count = 0;
+  std::optional<core::EntryId> oldest;
+};
+std::optional<PendingSummary> parsePendingSummary(const redisReply* reply);
+
 } // namespace auditq::redis

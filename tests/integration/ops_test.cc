@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -95,6 +96,17 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
   EXPECT_EQ(m.value("auditq_redis_reconnects_total"), 0);
   EXPECT_GT(m.value("process_resident_memory_bytes"), 1e6);
   EXPECT_EQ(m.value(R"(auditq_build_info{version="0.1.0"})"), 1);
+  // Prometheus's own checker and linter on the same live text; and every metric and label the
+  // shipped dashboard and alerting rules name is one this text has.
+  const std::string live = writeTempFile(r.body, ".prom");
+  const auto promtool = runProcess({"/bin/sh", "-c", "promtool check metrics < " + live});
+  EXPECT_EQ(promtool.exit_code, 0) << "promtool check metrics: " << promtool.out << promtool.err;
+  const std::string src = AUDITQ_SOURCE_DIR;
+  const auto queries =
+      runProcess({src + "/tests/prometheus/check_queries.py", "--metrics", live,
+                  src + "/docs/grafana/auditq.json", src + "/docs/prometheus/alerts.yaml"});
+  EXPECT_EQ(queries.exit_code, 0) << queries.out << queries.err;
+  std::filesystem::remove(live);
 
   // `auditq healthcheck` (the container's HEALTHCHECK) reads the same endpoints.
   const std::map<std::string, std::string> at = {
