@@ -131,6 +131,80 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
   EXPECT_EQ(runAuditq({"healthcheck"}, {{"AUDITQ_HTTP_LISTEN", ""}}).exit_code, 2);
 }
 
+TEST_F(Ops, StatusShowsEachStreamAndExitsOneWhenSomethingNeedsAttention) {
+  auto daemon = startWithHttp();
+  ASSERT_TRUE(waitStatus("/readyz", 200, 15s)) << daemon->stderrText();
+  constexpr int kGood = 30;
+  for (int i = 0; i < kGood; ++i) {
+    xadd(entryWithState(newUuid(), 1));
+  }
+  ASSERT_TRUE(waitFor([&] { return events() == kGood && pending() == 0; })) << daemon->stderrText();
+  const std::string listen = fmt::format("127.0.0.1:{}", port_);
+  auto status = [&](std::vector<std::string> args, std::map<std::string, std::string> extra = {}) {
+    extra.emplace("AUDITQ_HTTP_LISTEN", listen);
+    args.insert(args.begin(), "status");
+    return runAuditq(args, daemonEnv(extra));
+  };
+  // Healthy: exit 0, and the figures are the stream's and the group's.
+  auto st = status({"--json"});
+  auto j = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << st.out << st.err;
+  EXPECT_EQ(st.exit_code, 0) << st.out;
+  EXPECT_EQ(j["healthy"], true);
+  ASSERT_EQ(j["streams"].size(), 1u);
+  const auto& s = j["streams"][0];
+  EXPECT_EQ(s["name"], stream_);
+  EXPECT_EQ(s["entries"], kGood);
+  EXPECT_EQ(s["group_exists"], true);
+  EXPECT_EQ(s["lag"], 0);
+  EXPECT_EQ(s["pending"], 0);
+  ASSERT_EQ(s["consumers"].size(), 1u);
+  EXPECT_EQ(s["consumers"][0]["pending"], 0);
+  auto newest = redis_->command({"XREVRANGE", stream_, "+", "-", "COUNT", "1"});
+  EXPECT_EQ(s["newest_committed"], std::string(newest->element[0]->element[0]->str));
+  EXPECT_EQ(j["daemon"]["ready"], true);
+  EXPECT_EQ(j["daemon"]["breaker"], "closed");
+  const auto text = status({});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find(stream_), std::string::npos) << text.out;
+
+  // A dead letter: exit 1, saying which reason and where to look.
+  xadd({"type", "session_updated", "session_id", "nope", "ts", "1700000000000"});
+  ASSERT_TRUE(waitFor([&] {
+    return count("SELECT count(*) FROM auditq_dead_letters WHERE stream = '" + stream_ + "'") ==
+               1 &&
+           pending() == 0;
+  }));
+  st = status({"--json"});
+  j = nlohmann::json::parse(st.out, nullptr, false);
+  EXPECT_EQ(st.exit_code, 1) << st.out;
+  EXPECT_EQ(j["streams"][0]["dead_letters_last_hour"]["bad_uuid"], 1) << st.out;
+  ASSERT_EQ(j["attention"].size(), 1u) << st.out;
+  EXPECT_NE(j["attention"][0].get<std::string>().find("auditq dlq list"), std::string::npos);
+
+  // The daemon gone and entries waiting in a stream with no group: each said, exit 1.
+  stopDaemon(*daemon);
+  const std::string other = stream_ + ":other";
+  redis_->command({"XADD", other, "*", "type", "session_updated"});
+  st = status({"--json"}, {{"AUDITQ_CONSUMER_STREAMS", stream_ + "," + other}});
+  j = nlohmann::json::parse(st.out, nullptr, false);
+  EXPECT_EQ(st.exit_code, 1);
+  std::string all;
+  for (const auto& a : j["attention"]) {
+    all += a.get<std::string>() + "\n";
+  }
+  EXPECT_NE(all.find("no daemon answers at http.listen " + listen), std::string::npos) << all;
+  EXPECT_NE(all.find(other + ": no consumer group"), std::string::npos) << all;
+  EXPECT_EQ(j["streams"][1]["entries"], 1);
+  // Servers that cannot be reached: said, exit 1, and still one JSON object.
+  st = status({"--json", "--no-daemon"}, {{"REDIS_URL", "redis://127.0.0.1:1/0"}});
+  j = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << st.out << st.err;
+  EXPECT_EQ(st.exit_code, 1);
+  EXPECT_EQ(j["redis"]["readable"], false);
+  EXPECT_EQ(j["postgres"]["readable"], true);
+}
+
 TEST_F(Ops, AListenAddressInUseIsAClearStartupFailure) {
   auto first = startWithHttp();
   ASSERT_NE(port_, 0);
@@ -423,6 +497,18 @@ TEST_F(Ops, ARedisAclUserWithTheDocumentedCommandsIsEnough) {
                                       stream_)) == 0;
       },
       5s));
+  // `auditq status` with the daemon's own user reads every figure (no NOPERM): exit 1 only
+  // for the dead letter.
+  const auto st = runAuditq(
+      {"status", "--json"},
+      daemonEnv({{"REDIS_URL", url}, {"AUDITQ_HTTP_LISTEN", fmt::format("127.0.0.1:{}", port_)}}));
+  const auto sj = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(sj.is_object()) << st.out << st.err;
+  EXPECT_EQ(st.exit_code, 1);
+  EXPECT_EQ(sj["redis"]["readable"], true) << st.out;
+  EXPECT_EQ(sj["streams"][0]["entries"], 3) << st.out;
+  EXPECT_EQ(sj["streams"][0]["dead_letters_last_hour"]["bad_uuid"], 1) << st.out;
+  EXPECT_EQ(sj["attention"].size(), 1u) << st.out;
   stopDaemon(*daemon);
   const auto err = daemon->stderrText();
   EXPECT_EQ(err.find("NOPERM"), std::string::npos) << err;

@@ -66,5 +66,41 @@ TEST(SentinelWatch, SwitchAnnouncementsOfOurPrimaryOnly) {
   EXPECT_FALSE(switchesMaster("auditq-primary", "auditq-primary"));
 }
 
+TEST(Replies, ConsumersOfAGroupWithTheirPendingAndIdleTimes) {
+  // XINFO CONSUMERS (Redis 7.2 adds "inactive"): two consumers.
+  const auto c = parseConsumers(parse("*2\r\n"
+                                      "*8\r\n$4\r\nname\r\n$5\r\nhost1\r\n$7\r\npending\r\n:3\r\n"
+                                      "$4\r\nidle\r\n:1500\r\n$8\r\ninactive\r\n:1400\r\n"
+                                      "*6\r\n$4\r\nname\r\n$5\r\nhost2\r\n$7\r\npending\r\n:0\r\n"
+                                      "$4\r\nidle\r\n:90000\r\n")
+                                    .get());
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].name, "host1");
+  EXPECT_EQ(c[0].pending, 3);
+  EXPECT_EQ(c[0].idle_ms, 1500);
+  EXPECT_EQ(c[1].name, "host2");
+  EXPECT_EQ(c[1].idle_ms, 90000);
+  EXPECT_TRUE(parseConsumers(parse("-NOGROUP No such consumer group\r\n").get()).empty());
+  EXPECT_TRUE(parseConsumers(parse("*0\r\n").get()).empty());
+}
+
+TEST(Replies, PendingSummaryGivesTheCountAndTheOldestEntry) {
+  const auto p =
+      parsePendingSummary(parse("*4\r\n:7\r\n$15\r\n1700000000000-3\r\n$15\r\n1700000009000-0\r\n"
+                                "*1\r\n*2\r\n$5\r\nhost1\r\n$1\r\n7\r\n")
+                              .get());
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->count, 7);
+  ASSERT_TRUE(p->oldest);
+  EXPECT_EQ(p->oldest->ms, 1700000000000u);
+  EXPECT_EQ(p->oldest->seq, 3u);
+  // Nothing pending: nil ids.
+  const auto none = parsePendingSummary(parse("*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n").get());
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->count, 0);
+  EXPECT_FALSE(none->oldest);
+  EXPECT_FALSE(parsePendingSummary(parse("-NOGROUP No such key\r\n").get()));
+}
+
 } // namespace
 } // namespace auditq::redis
