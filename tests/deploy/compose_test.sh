@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # docker/compose.yaml, run for real with Compose (tests/deploy/compose.standin.yaml swaps in
-# the stand-in Redis and PostgreSQL images and loopback ports). Asserts: the migrate one-shot
-# exits 0 and the sidecar starts only after it; the image's HEALTHCHECK turns the sidecar
-# healthy; entries XADDed into the Redis container reach the PostgreSQL container once each; the
-# sidecar is connected as the least-privileged auditq_app role and the Redis ACL user "auditq",
-# which can do neither more in PostgreSQL nor more in Redis than config/redis-acl.conf allows;
-# its logs are JSON; `docker compose stop` ends it with exit 0 and nothing pending, and what was
-# XADDed during the stop is committed after `start`.
+# the stand-in Redis and PostgreSQL images, host networking and loopback ports). Asserts: the
+# migrate one-shot exits 0 and the sidecar starts only after it; the image's HEALTHCHECK turns
+# the sidecar healthy; entries XADDed into the Redis container reach the PostgreSQL container
+# once each; `auditq status` inside the sidecar says healthy; the sidecar is connected as the
+# least-privileged auditq_app role and the Redis ACL user "auditq", which can do neither more
+# in PostgreSQL nor more in Redis than config/redis-acl.conf allows; its logs are JSON; `docker
+# compose stop` ends it with exit 0 and nothing pending, and what was XADDed during the stop is
+# committed after `start`.
 # Usage: compose_test.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
@@ -17,8 +18,25 @@ if docker compose version >/dev/null 2>&1; then compose=(docker compose); else c
 export POSTGRES_PASSWORD=pg-$RANDOM$RANDOM AUDITQ_APP_PASSWORD=app-$RANDOM$RANDOM AUDITQ_REDIS_PASSWORD=rd-$RANDOM$RANDOM
 export AUDITQ_DEPLOY_REDIS_PORT=$(free_port) AUDITQ_DEPLOY_PG_PORT=$(free_port) AUDITQ_DEPLOY_HTTP_PORT=$(free_port)
 project=auditq-deploy-$$
-dc() { "${compose[@]}" -p "$project" -f "$repo/docker/compose.yaml" -f "$repo/tests/deploy/compose.standin.yaml" "$@"; }
-trap 'dc down -v --remove-orphans >/dev/null 2>&1' EXIT
+work=$(mktemp -d /tmp/auditq-compose-XXXXXX)
+# docker/compose.yaml as users have it, with one change: its `ports:` go (with host networking a
+# container's ports are the host's, and Compose v1 refuses port bindings there). Relative
+# paths are made absolute, since the copy lives elsewhere.
+python3 - "$repo/docker/compose.yaml" "$work/compose.yaml" <<'PY'
+import os, sys, yaml
+src, dst = sys.argv[1:]
+base = os.path.dirname(src)
+spec = yaml.safe_load(open(src, encoding="utf-8"))
+for svc in spec["services"].values():
+    svc.pop("ports", None)
+    if "build" in svc:
+        svc["build"]["context"] = os.path.normpath(os.path.join(base, svc["build"]["context"]))
+    if "volumes" in svc:
+        svc["volumes"] = [os.path.join(base, v[2:]) if v.startswith("./") else v for v in svc["volumes"]]
+yaml.safe_dump(spec, open(dst, "w", encoding="utf-8"), sort_keys=False)
+PY
+dc() { "${compose[@]}" -p "$project" -f "$work/compose.yaml" -f "$repo/tests/deploy/compose.standin.yaml" "$@"; }
+trap 'dc down -v --remove-orphans >/dev/null 2>&1; rm -rf "$work"' EXIT
 app_redis() { redis-cli -p "$AUDITQ_DEPLOY_REDIS_PORT" "$@"; }          # the application: default user
 owner_sql() { PGPASSWORD=$POSTGRES_PASSWORD sql -h 127.0.0.1 -p "$AUDITQ_DEPLOY_PG_PORT" -U app -d app "$@"; }
 container() { dc ps -q "$1"; }
@@ -37,11 +55,22 @@ note "compose up: migrate exited 0, sidecar healthy in $(elapsed "$t0") s"
 [ "$(state auditq "{{.Config.User}}")" = 10001:10001 ] || fail "the sidecar runs as $(state auditq "{{.Config.User}}")"
 
 # Entries from the application reach PostgreSQL, once each.
-count() { owner_sql -c "SELECT count(*), count(DISTINCT stream_id) FROM sync_events" | tr '|' ' '; }
+count() { owner_sql -c "SELECT count(*), count(DISTINCT (stream, entry_id)) FROM sync_events" | tr '|' ' '; }
 entries sync:events 1 300 | app_redis >/dev/null
 wait_for 30 sh -c "[ \"\$(PGPASSWORD=$POSTGRES_PASSWORD psql -X -At -h 127.0.0.1 -p $AUDITQ_DEPLOY_PG_PORT -U app -d app -c 'SELECT count(*) FROM sync_events')\" = 300 ]" ||
   fail "300 entries XADDed, committed: $(count)"
 [ "$(count)" = "300 300" ] || fail "rows/distinct: $(count)"
+
+# The operator's first command, inside the sidecar, with its own environment and ACL user.
+status_json=$(docker exec "$(container auditq)" auditq status --json) ||
+  fail "auditq status in the sidecar exits $?: $status_json"
+python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+st = s["streams"][0]
+assert s["healthy"] and s["daemon"]["ready"], s
+assert st["name"] == "sync:events" and st["entries"] == 300 and st["pending"] == 0 and st["lag"] == 0, st
+' "$status_json" || fail "auditq status in the sidecar: $status_json"
 
 # Least privilege, as in use: who is connected, and what that identity may not do.
 users=$(owner_sql -c "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity

@@ -16,7 +16,8 @@ for f in usr/bin/auditq usr/lib/systemd/system/auditq.service usr/lib/sysusers.d
          etc/auditq/auditq.yaml usr/share/auditq/redis-acl.conf \
          usr/share/auditq/migrations/0001_sync_schema.up.sql \
          usr/share/auditq/migrations/0003_writer_role.up.sql \
-         usr/share/doc/auditq/README.md usr/share/doc/auditq/operations.md; do
+         usr/share/doc/auditq/README.md usr/share/doc/auditq/operations.md \
+         usr/share/doc/auditq/prometheus/alerts.yaml usr/share/doc/auditq/grafana/auditq.json; do
   [ -e "$root/$f" ] || fail "missing /$f"
 done
 [ -x "$root/usr/bin/auditq" ] || fail "/usr/bin/auditq is not executable"
