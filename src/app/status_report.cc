@@ -107,7 +107,7 @@ std::vector<std::string> attention(const Report& r, const Limits& limits) {
 
 std::string renderText(const Report& r, const std::vector<std::string>& attention) {
   std::string out;
-  auto line = [&](std::string text) {
+  auto line = [&](const std::string& text) {
     out += text;
     out += '\n';
   };
