@@ -174,6 +174,15 @@ std::string renderJson(const Report& r, const std::vector<std::string>& attentio
     core::appendJsonString(out, key);
     out += value ? fmt::format(":{}", *value) : std::string(":null");
   };
+  auto strings = [&](std::string_view key, const std::vector<std::string>& values) {
+    core::appendJsonString(out, key);
+    out += ":[";
+    for (size_t i = 0; i < values.size(); ++i) {
+      out += i ? "," : "";
+      core::appendJsonString(out, values[i]);
+    }
+    out += "]";
+  };
   auto optId = [&](std::string_view key, const std::optional<core::EntryId>& id) {
     if (id) {
       str(key, id->toString());
@@ -186,12 +195,9 @@ std::string renderJson(const Report& r, const std::vector<std::string>& attentio
       out += ":null";
     }
   };
-  out += fmt::format(R"({{"healthy":{},"attention":[)", attention.empty());
-  for (size_t i = 0; i < attention.size(); ++i) {
-    out += i ? "," : "";
-    core::appendJsonString(out, attention[i]);
-  }
-  out += "],";
+  out += fmt::format(R"({{"healthy":{},)", attention.empty());
+  strings("attention", attention);
+  out += ",";
   num("now_ms", r.now_ms);
   out += ",";
   str("group", r.group);
@@ -209,12 +215,9 @@ std::string renderJson(const Report& r, const std::vector<std::string>& attentio
   str("postgres", d.postgres);
   out += ",";
   str("breaker", d.breaker);
-  out += R"(,"reasons":[)";
-  for (size_t i = 0; i < d.reasons.size(); ++i) {
-    out += i ? "," : "";
-    core::appendJsonString(out, d.reasons[i]);
-  }
-  out += R"(]},"streams":[)";
+  out += ",";
+  strings("reasons", d.reasons);
+  out += R"(},"streams":[)";
   for (size_t i = 0; i < r.streams.size(); ++i) {
     const auto& s = r.streams[i];
     out += i ? ",{" : "{";

@@ -11,7 +11,9 @@ export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0 # the engine's own builder, 
 test_name=$(basename "$0" .sh)
 
 fail() { echo "$test_name: FAIL: $*" >&2; exit 1; }
-note() { echo "$test_name: $*" >&2; }
+# Each test's findings, also kept in BUILD_DIR/docker/report.txt (scripts/test prints it:
+# CTest shows a passing test's output only with -V).
+note() { echo "$test_name: $*" >&2; echo "$test_name: $*" >>"$deploy/report.txt" 2>/dev/null || true; }
 
 # Seconds since the epoch with milliseconds, for the timings each part reports.
 now() { date +%s.%N | cut -c1-14; }

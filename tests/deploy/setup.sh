@@ -10,6 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
 mkdir -p "$deploy/run"
+: >"$deploy/report.txt"
 
 # A previous run's engine (a killed test run) is stopped first.
 "$repo/tests/deploy/teardown.sh" "$build" >/dev/null 2>&1 || true
