@@ -6,25 +6,35 @@
 # and locales as the official slim image), builds auditq:local from docker/Dockerfile exactly
 # as a user would, and the test-only stand-in images (tests/deploy/standin). Fails, saying
 # why, when the engine cannot start: the tests that need it then fail too, never pass.
+# Idempotent: an engine already running (scripts/test prepares everything in the background
+# while the sanitizer suite runs) is reused, and every image comes from the engine's cache when
+# its sources did not change; a second run waits for a first one still under way.
 # Usage: setup.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$1"
 mkdir -p "$deploy/run"
-: >"$deploy/report.txt"
+exec 9>"$deploy/setup.lock"
+flock 9
 
-# A previous run's engine (a killed test run) is stopped first.
-"$repo/tests/deploy/teardown.sh" "$build" >/dev/null 2>&1 || true
-command -v dockerd >/dev/null || fail "dockerd is not installed (scripts/bootstrap installs docker.io)"
-t0=$(now)
-setsid dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
-  --data-root "$deploy/data" --exec-root "$deploy/run/exec" --pidfile "$deploy/run/dockerd.pid" \
-  -H "$DOCKER_HOST" >"$deploy/dockerd.log" 2>&1 </dev/null &
-echo $! >"$deploy/run/dockerd.pid.launch"
-wait_for 60 docker version ||
-  fail "the Docker engine did not start within 60 s; its log ($deploy/dockerd.log) ends: $(tail -3 "$deploy/dockerd.log")"
-note "engine up in $(elapsed "$t0") s (server $(docker version -f '{{.Server.Version}}'))"
+if docker version >/dev/null 2>&1; then
+  note "engine already running: reused"
+else
+  : >"$deploy/report.txt"
+  # A previous run's engine (a killed test run) is stopped first.
+  "$repo/tests/deploy/teardown.sh" "$build" >/dev/null 2>&1 || true
+  command -v dockerd >/dev/null || fail "dockerd is not installed (scripts/bootstrap installs docker.io)"
+  t0=$(now)
+  setsid dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
+    --data-root "$deploy/data" --exec-root "$deploy/run/exec" --pidfile "$deploy/run/dockerd.pid" \
+    -H "$DOCKER_HOST" >"$deploy/dockerd.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$deploy/run/dockerd.pid.launch"
+  wait_for 60 docker version ||
+    fail "the Docker engine did not start within 60 s; its log ($deploy/dockerd.log) ends: $(tail -3 "$deploy/dockerd.log")"
+  note "engine up in $(elapsed "$t0") s (server $(docker version -f '{{.Server.Version}}'))"
+fi
 
-# Base images: debootstrap once per build directory, import every time (a second).
+# Base images: debootstrap once per build directory, imported once per engine data (a new
+# import would be a new image, and every build on it would start again).
 t0=$(now)
 rootfs_tar=$deploy/debian-12-minbase.tar
 if [ ! -s "$rootfs_tar" ]; then
@@ -38,11 +48,21 @@ deb http://deb.debian.org/debian bookworm main
 deb http://deb.debian.org/debian bookworm-updates main
 deb http://deb.debian.org/debian-security bookworm-security main
 LIST
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  # What the official image's apt configuration does: no package files or caches left behind.
+  cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
+  echo 'Acquire::Languages "none";' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
   rm -rf "$rootfs"
 fi
-docker import -c 'CMD ["bash"]' "$rootfs_tar" debian:12 >/dev/null
+rootfs_sum=$(cksum <"$rootfs_tar" | cut -d' ' -f1)
+[ "$(docker image inspect -f '{{index .Config.Labels "auditq.rootfs"}}' debian:12 2>/dev/null)" = "$rootfs_sum" ] ||
+  docker import -c 'CMD ["bash"]' -c "LABEL auditq.rootfs=$rootfs_sum" "$rootfs_tar" debian:12 >/dev/null
 # The slim variant: what the official debian:12-slim leaves out, and dpkg told to keep it out.
 slim=$deploy/slim
 rm -rf "$slim" && mkdir -p "$slim/etc/dpkg/dpkg.cfg.d"
