@@ -315,8 +315,15 @@ TEST_F(ConsumerCore, HealthzAnswersPromptlyWhileWorstCaseEntriesAreDecoded) {
                            "ms, max {:.1f} ms\n",
                            ms.size(), ms[ms.size() / 2], p99, ms.back());
   // The issue measured over 5 s with every pair of participants compared; 100 ms is the target
-  // on a release build (docs/reliability.md has the figure); this bound also holds under ASan.
-  EXPECT_LT(p99, 1000.0);
+  // on a release build (docs/reliability.md has the figure). ASan makes the decoding of one
+  // such entry several times slower: two CI runs measured a p99 (= the slowest of ~35 probes)
+  // of 1,109 and 1,401 ms there, so the sanitizer build gets its own bound.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr double kBoundMs = 3000.0;
+#else
+  constexpr double kBoundMs = 1000.0;
+#endif
+  EXPECT_LT(p99, kBoundMs);
   stopDaemon(*daemon);
 }
 
