@@ -43,7 +43,8 @@ container() { dc ps -q "$1"; }
 state() { docker inspect -f "$2" "$(container "$1")"; }
 
 t0=$(now)
-dc up -d --no-build >"$build/docker/compose-up.log" 2>&1 || fail "compose up failed: $(tail -5 "$build/docker/compose-up.log")"
+dc up -d --no-build >"$build/docker/compose-up.log" 2>&1 ||
+  fail "compose up failed: $(tail -5 "$build/docker/compose-up.log"); migrate said: $(docker logs "$(container auditq-migrate)" 2>&1 | tail -3)"
 [ "$(state auditq-migrate '{{.State.Status}} {{.State.ExitCode}}')" = "exited 0" ] ||
   fail "the migrate one-shot did not exit 0: $(state auditq-migrate '{{.State.Status}} {{.State.ExitCode}}'); $(docker logs "$(container auditq-migrate)" 2>&1 | tail -3)"
 migrated_at=$(state auditq-migrate '{{.State.FinishedAt}}')
