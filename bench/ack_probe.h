@@ -1,0 +1,51 @@
+// Latency as the producer's world sees it: from the moment an entry is sent with XADD until
+// Redis says it is acknowledged, observed from outside the daemon. An entry is acknowledged
+// once the group has delivered it (its id is at most the group's last-delivered-id) and it is
+// no longer in the group's pending list. The producer calls poll() between its sends; each poll
+// reads both with one pipelined round trip, so the resolution is the polling period (1 ms).
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace auditq::bench {
+
+using StreamId = std::pair<uint64_t, uint64_t>; // ms, seq
+
+class AckProbe {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  AckProbe(std::string stream, std::string group)
+      : stream_(std::move(stream)), group_(std::move(group)) {}
+
+  // An entry the producer sent at `at`, with the id XADD returned.
+  void sent(StreamId id, Clock::time_point at) { outstanding_.push_back({id, at}); }
+  // Reads the group's state and records every outstanding entry it shows acknowledged.
+  void poll(redisContext* c);
+  size_t outstanding() const { return outstanding_.size(); }
+  // Milliseconds from XADD to acknowledgement, in the order observed.
+  const std::vector<double>& latencies() const { return latencies_; }
+
+private:
+  struct Sent {
+    StreamId id;
+    Clock::time_point at;
+  };
+  std::string stream_, group_;
+  std::vector<Sent> outstanding_;
+  std::vector<StreamId> pending_; // reused between polls
+  std::vector<double> latencies_;
+};
+
+StreamId parseStreamId(const char* text, size_t len);
+
+// p in [0, 1] of an unsorted sample (sorts it).
+double percentile(std::vector<double>& sample, double p);
+
+} // namespace auditq::bench
