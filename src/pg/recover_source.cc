@@ -10,21 +10,35 @@ namespace auditq::pg {
 namespace {
 
 // Columns: session_id, version, tombstoned, terminal, age in seconds, snapshot. The outer
-// query looks the snapshot up only for the rows the rules ({wanted}) may restore.
+// query looks the snapshot up only for the rows the rules ({wanted}) may restore. The snapshot's
+// entry id is split into (ms, seq) once per row, inside x (OFFSET 0 keeps the planner from
+// pulling the expressions into the lookup, where runtime pruning and the index condition would
+// each evaluate them again), and by plain string functions for the ids auditq writes: the
+// auditq_entry_ms/auditq_entry_seq helpers check their argument with a bounded regex that costs
+// about 9 us a row, which took more than half of a recovery's time. They still handle anything
+// else (a part too long for bigint arithmetic without numeric, or not an id at all).
+#define AUDITQ_PLAIN_ID                                                                          \
+  "s.snapshot_entry_id ~ '^[0-9]+-[0-9]+$' AND strpos(s.snapshot_entry_id, '-') <= 19 AND "     \
+  "octet_length(s.snapshot_entry_id) - strpos(s.snapshot_entry_id, '-') <= 18"
 constexpr const char* kFromSessions = R"(
 SELECT x.session_id::text, x.version, x.tombstoned, x.terminal, x.age,
        CASE WHEN {wanted} THEN (SELECT e.state_snapshot::text FROM sync_events e
                                 WHERE e.stream = x.snapshot_stream
-                                  AND e.entry_ms = auditq_entry_ms(x.snapshot_entry_id)
-                                  AND e.entry_seq = auditq_entry_seq(x.snapshot_entry_id)) END
-FROM (SELECT s.session_id, s.version, s.snapshot_stream, s.snapshot_entry_id,
+                                  AND e.entry_ms = x.snapshot_ms
+                                  AND e.entry_seq = x.snapshot_seq) END
+FROM (SELECT s.session_id, s.version, s.snapshot_stream,
+             CASE WHEN )" AUDITQ_PLAIN_ID R"( THEN split_part(s.snapshot_entry_id, '-', 1)::bigint
+                  ELSE auditq_entry_ms(s.snapshot_entry_id) END AS snapshot_ms,
+             CASE WHEN )" AUDITQ_PLAIN_ID R"( THEN split_part(s.snapshot_entry_id, '-', 2)::bigint
+                  ELSE auditq_entry_seq(s.snapshot_entry_id) END AS snapshot_seq,
              s.deleted_at IS NOT NULL OR t.session_id IS NOT NULL AS tombstoned,
              coalesce(s.status IN ('completed', 'cancelled', 'expired'), false) AS terminal,
              floor(extract(epoch FROM now() - coalesce(s.last_event_at, s.last_updated_at)))::bigint
                  AS age
       FROM sync_sessions s
       LEFT JOIN auditq_tombstones t ON t.session_id = s.session_id
-      {filter}) x)";
+      {filter} OFFSET 0) x)";
+#undef AUDITQ_PLAIN_ID
 
 // The newest version wins; among equal versions the latest entry id (numerically).
 constexpr const char* kFromEvents = R"(
