@@ -2,6 +2,7 @@
 #include "bench/ack_probe.h"
 
 #include <algorithm>
+#include <vector>
 #include <cmath>
 #include <stdexcept>
 #include <string_view>
@@ -62,31 +63,43 @@ void AckProbe::poll(redisContext* c) {
   }
   const char* info[] = {"XINFO", "GROUPS", stream_.c_str()};
   redisAppendCommandArgv(c, 3, info, nullptr);
-  const char* pel[] = {"XPENDING", stream_.c_str(), group_.c_str(), "-", "+", "100000"};
-  redisAppendCommandArgv(c, 6, pel, nullptr);
   redisReply* groups = reply(c);
-  redisReply* pending = reply(c);
-  const auto now = Clock::now();
   const StreamId delivered = lastDelivered(groups, group_);
-  pending_.clear();
-  for (size_t i = 0; pending->type == REDIS_REPLY_ARRAY && i < pending->elements; ++i) {
-    const redisReply* id = pending->element[i]->element[0];
-    pending_.push_back(parseStreamId(id->str, id->len));
-  }
   freeReplyObject(groups);
-  freeReplyObject(pending);
-  // XPENDING lists ids in order; outstanding entries are few (those in flight).
-  auto kept = outstanding_.begin();
-  for (auto& s : outstanding_) {
-    const bool acked =
-        s.id <= delivered && !std::binary_search(pending_.begin(), pending_.end(), s.id);
-    if (acked) {
-      latencies_.push_back(std::chrono::duration<double, std::milli>(now - s.at).count());
-    } else {
-      *kept++ = s;
+  // Delivered entries only: one still to be read is not pending either.
+  asked_.clear();
+  for (size_t i = 0; i < outstanding_.size(); ++i) {
+    if (outstanding_[i].id <= delivered) {
+      const char* one[] = {"XPENDING",
+                           stream_.c_str(),
+                           group_.c_str(),
+                           outstanding_[i].text.c_str(),
+                           outstanding_[i].text.c_str(),
+                           "1"};
+      redisAppendCommandArgv(c, 6, one, nullptr);
+      asked_.push_back(i);
     }
   }
-  outstanding_.erase(kept, outstanding_.end());
+  std::vector<bool> acked(outstanding_.size(), false);
+  for (size_t i : asked_) {
+    redisReply* r = reply(c);
+    acked[i] = r->type == REDIS_REPLY_ARRAY && r->elements == 0;
+    freeReplyObject(r);
+  }
+  const auto now = Clock::now();
+  size_t kept = 0;
+  for (size_t i = 0; i < outstanding_.size(); ++i) {
+    if (acked[i]) {
+      latencies_.push_back(
+          std::chrono::duration<double, std::milli>(now - outstanding_[i].at).count());
+    } else {
+      if (kept != i) { // a self-move would empty the id's text
+        outstanding_[kept] = std::move(outstanding_[i]);
+      }
+      ++kept;
+    }
+  }
+  outstanding_.resize(kept, Sent{});
 }
 
 double percentile(std::vector<double>& sample, double p) {
