@@ -98,7 +98,7 @@ struct RecoverConfig {
   bool include_terminal = false;
   std::string version_field = "version"; // the state's JSON key compared before overwriting
   int64_t pipeline = 1000;               // Redis commands in flight (per reader)
-  int64_t readers = 2;                   // parallel readers, each with its own Redis writer
+  int64_t readers = 3;                   // parallel readers, each with its own Redis writer
 };
 
 // sync_events and auditq_dead_letters are partitioned by the entry id's time.
