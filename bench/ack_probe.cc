@@ -2,10 +2,10 @@
 #include "bench/ack_probe.h"
 
 #include <algorithm>
-#include <vector>
 #include <cmath>
 #include <stdexcept>
 #include <string_view>
+#include <vector>
 
 namespace auditq::bench {
 

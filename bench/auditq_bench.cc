@@ -396,7 +396,7 @@ public:
 
   struct Latency {
     uint64_t entries = 0;
-    std::vector<double> ack_ms;                     // XADD -> XACK, seen from outside
+    std::vector<double> ack_ms;                            // XADD -> XACK, seen from outside
     double commit_p50 = 0, commit_p99 = 0, commit_max = 0; // the daemon's own XADD -> COMMIT
     double rss_mb = 0;
   };
@@ -460,9 +460,9 @@ private:
 class Table {
 public:
   explicit Table(double ceiling) : ceiling_(ceiling) {
-    std::cout << fmt::format("| {:<52} | {:>9} | {:>8} | {:>9} | {:>10} | {:>22} | {:>8} | {:<32} |\n",
-                             "run", "entries", "seconds", "entries/s", "vs ceiling",
-                             "p50 / p99 / max ms", "RSS MB", "target");
+    std::cout << fmt::format(
+        "| {:<52} | {:>9} | {:>8} | {:>9} | {:>10} | {:>22} | {:>8} | {:<32} |\n", "run", "entries",
+        "seconds", "entries/s", "vs ceiling", "p50 / p99 / max ms", "RSS MB", "target");
     std::cout << fmt::format("|{:-<54}|{:->11}|{:->10}|{:->11}|{:->12}|{:->24}|{:->10}|{:-<34}|\n",
                              "", "", "", "", "", "", "", "");
   }
@@ -488,7 +488,7 @@ public:
   void latency(const std::string& name, uint64_t entries, double seconds, double rate, double p50,
                double p99, double max, double rss_mb, double max_p99) {
     std::string target = max_p99 > 0 ? fmt::format("p99 <= {:.0f} ms: {}", max_p99,
-                                                    p99 <= max_p99 ? "met" : "NOT met")
+                                                   p99 <= max_p99 ? "met" : "NOT met")
                                      : "";
     if (rss_mb >= 0) {
       target += fmt::format("{}RSS {}", target.empty() ? "" : ", ",
@@ -504,8 +504,9 @@ private:
   static void line(const std::string& name, const std::string& entries, const std::string& secs,
                    const std::string& rate, const std::string& ratio, const std::string& lat,
                    const std::string& rss, const std::string& target) {
-    std::cout << fmt::format("| {:<52} | {:>9} | {:>8} | {:>9} | {:>10} | {:>22} | {:>8} | {:<32} |\n",
-                             name, entries, secs, rate, ratio, lat, rss, target);
+    std::cout << fmt::format(
+        "| {:<52} | {:>9} | {:>8} | {:>9} | {:>10} | {:>22} | {:>8} | {:<32} |\n", name, entries,
+        secs, rate, ratio, lat, rss, target);
   }
   double ceiling_;
 };
@@ -526,9 +527,9 @@ std::string distribution(const std::vector<double>& ms) {
   for (size_t b = 0; b <= std::size(kEdges); ++b) {
     const std::string range = b < std::size(kEdges) ? fmt::format("{:.0f}-{:.0f}", low, kEdges[b])
                                                     : fmt::format(">{:.0f}", low);
-    out += fmt::format("{}{} ms: {:.2f}%", b == 0 ? "" : ", ", range,
-                       ms.empty() ? 0.0 : 100.0 * static_cast<double>(counts[b]) /
-                                              static_cast<double>(ms.size()));
+    out += fmt::format(
+        "{}{} ms: {:.2f}%", b == 0 ? "" : ", ", range,
+        ms.empty() ? 0.0 : 100.0 * static_cast<double>(counts[b]) / static_cast<double>(ms.size()));
     if (b < std::size(kEdges)) {
       low = kEdges[b];
     }
@@ -640,7 +641,8 @@ int main(int argc, char** argv) {
   pipeline_cmd->add_option("--rate", rate, "steady-state rate for the latency run");
   pipeline_cmd->add_option("--seconds", seconds, "length of the latency run");
   pipeline_cmd->add_option("--per-event-sample", sample);
-  pipeline_cmd->add_option("--backlog", backlog, "also run a backlog of this many entries (0: none)");
+  pipeline_cmd->add_option("--backlog", backlog,
+                           "also run a backlog of this many entries (0: none)");
   CLI11_PARSE(app, argc, argv);
 
   try {

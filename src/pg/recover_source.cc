@@ -17,8 +17,8 @@ namespace {
 // auditq_entry_ms/auditq_entry_seq helpers check their argument with a bounded regex that costs
 // about 9 us a row, which took more than half of a recovery's time. They still handle anything
 // else (a part too long for bigint arithmetic without numeric, or not an id at all).
-#define AUDITQ_PLAIN_ID                                                                          \
-  "s.snapshot_entry_id ~ '^[0-9]+-[0-9]+$' AND strpos(s.snapshot_entry_id, '-') <= 19 AND "     \
+#define AUDITQ_PLAIN_ID                                                                            \
+  "s.snapshot_entry_id ~ '^[0-9]+-[0-9]+$' AND strpos(s.snapshot_entry_id, '-') <= 19 AND "        \
   "octet_length(s.snapshot_entry_id) - strpos(s.snapshot_entry_id, '-') <= 18"
 constexpr const char* kFromSessions = R"(
 SELECT x.session_id::text, x.version, x.tombstoned, x.terminal, x.age,
