@@ -2,10 +2,10 @@
 // Redis says it is acknowledged, observed from outside the daemon. An entry is acknowledged
 // once the group has delivered it (its id is at most the group's last-delivered-id) and it is
 // no longer in the group's pending list. The producer calls poll() between its sends; each poll
-// is one pipelined round trip, so the resolution is the polling period (1 ms). The probe follows
-// one entry in `sample_every` and asks about each by its id (XPENDING id id 1): reading the
-// whole pending list every millisecond cost Redis and the producer enough CPU on a 2-core
-// machine to slow the daemon it measures.
+// is two round trips (XINFO GROUPS, then the XPENDINGs pipelined), so the resolution is the
+// polling period (1 ms). The probe follows one entry in `sample_every` and asks about each by
+// its id (XPENDING id id 1): reading the whole pending list every millisecond cost Redis and
+// the producer enough CPU on a 2-core machine to slow the daemon it measures.
 #pragma once
 
 #include <hiredis/hiredis.h>
