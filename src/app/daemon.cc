@@ -194,8 +194,8 @@ private:
       // (still retried: the operator may fix it while auditq waits).
       std::string_view code;
       const auto failure = pipeline::classifyRedisError(n.text, code);
-      core::log::write(failure == pipeline::FailureClass::NeedsOperator ? spdlog::level::err
-                                                                        : spdlog::level::warn,
+      core::log::write(failure == pipeline::FailureClass::NeedsOperator ? core::log::Level::Error
+                                                                        : core::log::Level::Warn,
                        "redis_unavailable",
                        {{"redis", redis::endpointFrom(cfg_.redis).display},
                         {"class", pipeline::failureClassName(failure)},

@@ -351,8 +351,9 @@ bool WriterPool::failed(Worker& w, const pg::WriteOutcome& outcome) {
   if (first) {
     // One line when writing starts failing, one when the breaker opens, one when it recovers:
     // never one per retry.
-    const auto level = outcome.failure == pipeline::FailureClass::Transient ? spdlog::level::warn
-                                                                            : spdlog::level::err;
+    const auto level = outcome.failure == pipeline::FailureClass::Transient
+                           ? core::log::Level::Warn
+                           : core::log::Level::Error;
     core::log::write(level, "postgres_write_failed",
                      {{"class", pipeline::failureClassName(outcome.failure)},
                       {"sqlstate", outcome.sqlstate},

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 namespace auditq::core::log {
 namespace {
@@ -91,13 +92,15 @@ std::string render(std::string_view event, std::initializer_list<Field> fields) 
   return fmt::to_string(out);
 }
 
-void write(spdlog::level::level_enum level, std::string_view event,
-           std::initializer_list<Field> fields) {
+void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                          spdlog::level::warn, spdlog::level::err};
+  const auto spd = kLevels[static_cast<int>(level)];
   auto* logger = spdlog::default_logger_raw();
-  if (!logger->should_log(level)) {
+  if (!logger->should_log(spd)) {
     return;
   }
-  logger->log(level, "{}", render(event, fields));
+  logger->log(spd, "{}", render(event, fields));
 }
 
 } // namespace auditq::core::log

@@ -8,11 +8,12 @@
 #include <string_view>
 #include <variant>
 
-#include <spdlog/spdlog.h>
-
 namespace auditq::core::log {
 
 enum class Format { Text, Json };
+
+// The levels a line is written at (spdlog's, without its header in every file that logs).
+enum class Level { Debug, Info, Warn, Error };
 
 struct Field {
   using Value = std::variant<std::string_view, int64_t, uint64_t, double, bool>;
@@ -42,20 +43,19 @@ void setLevel(std::string_view level);
 // Renders "event k=v ..." (text) or "\"event\":\"...\",\"k\":..." (the body of a JSON object).
 std::string render(std::string_view event, std::initializer_list<Field> fields);
 
-void write(spdlog::level::level_enum level, std::string_view event,
-           std::initializer_list<Field> fields);
+void write(Level level, std::string_view event, std::initializer_list<Field> fields);
 
 inline void debug(std::string_view event, std::initializer_list<Field> fields = {}) {
-  write(spdlog::level::debug, event, fields);
+  write(Level::Debug, event, fields);
 }
 inline void info(std::string_view event, std::initializer_list<Field> fields = {}) {
-  write(spdlog::level::info, event, fields);
+  write(Level::Info, event, fields);
 }
 inline void warn(std::string_view event, std::initializer_list<Field> fields = {}) {
-  write(spdlog::level::warn, event, fields);
+  write(Level::Warn, event, fields);
 }
 inline void error(std::string_view event, std::initializer_list<Field> fields = {}) {
-  write(spdlog::level::err, event, fields);
+  write(Level::Error, event, fields);
 }
 
 } // namespace auditq::core::log
