@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "core/text.h"
+#include "pipeline/byte_scan.h"
 
 namespace auditq::pipeline {
 namespace {
@@ -38,7 +39,7 @@ int jsonEscapeUnit(std::string_view text, size_t i) {
 
 std::optional<std::string_view> JsonbCheck::string(std::string_view text, size_t& i) {
   ++i; // the opening quote
-  while (i < text.size()) {
+  while ((i = scan::jsonSpecial(text, i)) < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c == '"') {
       ++i;
@@ -47,10 +48,7 @@ std::optional<std::string_view> JsonbCheck::string(std::string_view text, size_t
     if (c < 0x20) {
       return "a control character not escaped in a string";
     }
-    if (c != '\\') {
-      ++i;
-      continue;
-    }
+    // a backslash
     if (i + 1 >= text.size()) {
       break;
     }

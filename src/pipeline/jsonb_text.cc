@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "pipeline/byte_scan.h"
 #include "pipeline/jsonb_check.h"
 
 namespace auditq::pipeline {
@@ -39,22 +40,30 @@ void skipSpace(std::string_view s, size_t& i) {
 
 } // namespace
 
-uint32_t JsonbText::add(Kind kind, uint32_t begin, uint32_t len) {
-  nodes_.push_back(Node{kind, begin, len});
+uint32_t JsonbText::add(Kind kind, uint32_t begin, uint32_t len, bool raw) {
+  nodes_.push_back(Node{kind, raw, begin, len});
   return static_cast<uint32_t>(nodes_.size() - 1);
 }
 
 void JsonbText::string(std::string_view s, size_t& i) {
-  const auto begin = static_cast<uint32_t>(text_.size());
   ++i; // the opening quote
-  while (s[i] != '"') {
-    if (s[i] != '\\') { // a run with nothing to decode, copied at once
-      size_t end = i + 1;
-      while (s[end] != '"' && s[end] != '\\') {
-        ++end;
-      }
-      text_.append(s, i, end - i);
-      i = end;
+  if (const size_t end = scan::jsonSpecial(s, i); end < s.size() && s[end] == '"') {
+    // No escape: jsonb prints it as written (the check refused control bytes).
+    pending_.push_back(
+        add(Kind::String, static_cast<uint32_t>(i), static_cast<uint32_t>(end - i), true));
+    i = end + 1;
+    return;
+  }
+  const auto begin = static_cast<uint32_t>(text_.size());
+  for (;;) {
+    const size_t end = scan::jsonSpecial(s, i); // a run with nothing to decode, copied at once
+    text_.append(s, i, end - i);
+    i = end;
+    if (i >= s.size() || s[i] == '"') {
+      break;
+    }
+    if (s[i] != '\\') { // a control byte (JsonbCheck refuses those before this runs)
+      text_.push_back(s[i++]);
       continue;
     }
     const char e = s[i + 1];
@@ -98,6 +107,20 @@ void JsonbText::string(std::string_view s, size_t& i) {
 // numeric_in, then numeric_out: the digits with the exponent applied, the scale as written
 // (digits after the point minus the exponent, never below 0), no sign on zero.
 void JsonbText::number(std::string_view s, size_t& i) {
+  { // A plain integer without leading zeros (not -0) comes out as written.
+    size_t j = i + (s[i] == '-' ? 1 : 0);
+    const size_t first = j;
+    while (j < s.size() && isDigit(s[j])) {
+      ++j;
+    }
+    const bool plain = j > first && (j == s.size() || (s[j] != '.' && s[j] != 'e' && s[j] != 'E'));
+    if (plain && (s[first] != '0' || (j == first + 1 && first == i))) {
+      pending_.push_back(
+          add(Kind::Number, static_cast<uint32_t>(i), static_cast<uint32_t>(j - i), true));
+      i = j;
+      return;
+    }
+  }
   const bool negative = s[i] == '-';
   if (negative) {
     ++i;
@@ -185,30 +208,24 @@ void JsonbText::close() {
   } else {
     pairs_.clear();
     for (size_t k = o.first_pending; k < pending_.size(); k += 2) {
-      pairs_.emplace_back(static_cast<uint32_t>(k), pending_[k]);
+      pairs_.push_back(Pair{bytes(nodes_[pending_[k]]), static_cast<uint32_t>(k)});
     }
-    const auto key = [&](uint32_t id) {
-      const Node& n = nodes_[id];
-      return std::string_view(text_).substr(n.begin, n.len);
-    };
-    std::sort(pairs_.begin(), pairs_.end(), [&](const auto& a, const auto& b) {
-      const auto ka = key(a.second);
-      const auto kb = key(b.second);
-      if (ka.size() != kb.size()) {
-        return ka.size() < kb.size();
+    std::sort(pairs_.begin(), pairs_.end(), [](const Pair& a, const Pair& b) {
+      if (a.key.size() != b.key.size()) {
+        return a.key.size() < b.key.size();
       }
-      if (const int c = ka.compare(kb); c != 0) {
+      if (const int c = a.key.compare(b.key); c != 0) {
         return c < 0;
       }
-      return a.first < b.first;
+      return a.pending < b.pending;
     });
     uint32_t kept = 0;
     for (size_t k = 0; k < pairs_.size(); ++k) {
-      if (k + 1 < pairs_.size() && key(pairs_[k].second) == key(pairs_[k + 1].second)) {
+      if (k + 1 < pairs_.size() && pairs_[k].key == pairs_[k + 1].key) {
         continue; // a later duplicate follows: it wins
       }
-      members_.push_back(pending_[pairs_[k].first]);
-      members_.push_back(pending_[pairs_[k].first + 1]);
+      members_.push_back(pending_[pairs_[k].pending]);
+      members_.push_back(pending_[pairs_[k].pending + 1]);
       ++kept;
     }
     node.len = kept;
@@ -220,13 +237,16 @@ void JsonbText::close() {
 void JsonbText::emitString(const Node& n, std::string& out) const {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  if (n.raw) {
+    out.append(bytes(n));
+    out.push_back('"');
+    return;
+  }
   const uint32_t end = n.begin + n.len;
+  const std::string_view text(text_.data(), end);
   for (uint32_t k = n.begin; k < end; ++k) {
-    uint32_t run = k; // bytes printed as they are, appended at once
-    while (run < end && static_cast<unsigned char>(text_[run]) >= 0x20 && text_[run] != '"' &&
-           text_[run] != '\\') {
-      ++run;
-    }
+    // bytes printed as they are, appended at once
+    const auto run = static_cast<uint32_t>(scan::jsonSpecial(text, k));
     if (run > k) {
       out.append(text_, k, run - k);
       k = run;
@@ -271,6 +291,7 @@ void JsonbText::emitString(const Node& n, std::string& out) const {
 }
 
 void JsonbText::render(std::string_view s, std::string& out) {
+  source_ = s;
   nodes_.clear();
   text_.clear();
   pending_.clear();
@@ -323,7 +344,7 @@ void JsonbText::render(std::string_view s, std::string& out) {
       emitString(n, out);
       break;
     case Kind::Number:
-      out.append(text_, n.begin, n.len);
+      out.append(bytes(n));
       break;
     case Kind::Array:
     case Kind::Object: {

@@ -25,7 +25,11 @@ private:
   enum class Kind : uint8_t { Null, True, False, String, Number, Array, Object };
   struct Node {
     Kind kind;
-    uint32_t begin; // String, Number: in text_; Array, Object: in members_
+    // String, Number: the bytes are in the JSON as written (printed as they are: a string with
+    // no escape, a plain integer), else in text_. Most of a state's strings and numbers are
+    // such, and are neither copied nor scanned again.
+    bool raw = false;
+    uint32_t begin; // String, Number: in the JSON or text_; Array, Object: in members_
     uint32_t len;   // bytes; Array: elements; Object: pairs (key and value in members_)
   };
   struct Open {
@@ -37,18 +41,26 @@ private:
     uint32_t next;
   };
 
-  uint32_t add(Kind kind, uint32_t begin, uint32_t len);
+  uint32_t add(Kind kind, uint32_t begin, uint32_t len, bool raw = false);
+  std::string_view bytes(const Node& n) const {
+    return (n.raw ? source_ : std::string_view(text_)).substr(n.begin, n.len);
+  }
   void string(std::string_view json, size_t& i);
   void number(std::string_view json, size_t& i);
   void close();
   void emitString(const Node& n, std::string& out) const;
 
+  std::string_view source_; // the JSON being rendered
   std::vector<Node> nodes_;
   std::string text_;
   std::vector<uint32_t> pending_; // completed children of the open containers, in order
   std::vector<Open> open_;
   std::vector<uint32_t> members_;
-  std::vector<std::pair<uint32_t, uint32_t>> pairs_; // (pending index, key node) while sorting
+  struct Pair {
+    std::string_view key;
+    uint32_t pending; // the key's index in pending_ (the value follows it)
+  };
+  std::vector<Pair> pairs_; // an object's members while they are sorted
   std::vector<Emit> emit_;
   std::string digits_;
 };

@@ -61,6 +61,7 @@ TEST(JsonbParity, AuditqPrintsWhatJsonbPrints) {
       R"({"n":[0e10,0e-5,0.000e2,-0e-3,12345678901234567890123,1e20,1.000000000000000000001]})",
       R"({"n":[9007199254740993,-9223372036854775809,18446744073709551616,1e-7,2.5E-10]})",
       R"({"mixed":[{"b":[],"a":{}},"x",1.0,true],"é":1,"z":1,"ab":1,"b":1})",
+      R"({"b":1,"\u0061":2,"a":3,"\u0062b":4,"ab":5,"c\n":[-12,0,-0,7,"plain","e\u0301"]})",
       R"({"session_id":"6f1c2b9e-3a4d-4e5f-8a9b-0c1d2e3f4a5b","version":3,"participants":[{"id":"p","total_time_ms":300000}],"sync_mode":"global"})",
   };
   for (const auto& c : jsonbCases()) {

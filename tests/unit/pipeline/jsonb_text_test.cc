@@ -19,6 +19,9 @@ TEST(JsonbText, SortsKeysByLengthThenBytesAndKeepsTheLastDuplicate) {
             R"({"": 5, "A": 4, "a": 2, "b": 1, "aa": 3})");
   EXPECT_EQ(render(R"({"k":1,"k":2,"j":{"k":3,"k":[1]}})"), R"({"j": {"k": [1]}, "k": 2})");
   EXPECT_EQ(render(R"(  { "a" : [ 1 , [ ] , { } ] }  )"), R"({"a": [1, [], {}]})");
+  // Keys written with and without escapes compare by what they decode to.
+  EXPECT_EQ(render(R"({"b":1,"\u0061":2,"a":3,"\u0062b":4,"ab":5})"),
+            R"({"a": 3, "b": 1, "ab": 5, "bb": 4})");
 }
 
 TEST(JsonbText, PrintsNumbersAsNumericDoes) {
