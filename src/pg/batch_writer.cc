@@ -196,34 +196,32 @@ constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "de
 constexpr std::array<const char*, 8> kDeadLetterStageColumns = {
     "stream", "entry_id", "entry_ms", "entry_seq", "fields", "reason", "error", "delivery_count"};
 
-// The batch's record, chained to the previous batch of the same writer (chain $1): the rows
-// digest ($6, hex) computed by the writer from the rows it inserted (pipeline/row_digest.h),
-// the digest SHA-256(previous digest || rows digest).
+// The batch's record, chained to the previous batch of the same writer ({chain}): the rows
+// digest ({digest}, hex) computed by the writer from the rows it inserted (pipeline/
+// row_digest.h), the digest SHA-256(previous digest || rows digest). Values are filled in as
+// quoted literals: the statement travels with the COMMIT, in one round trip.
 constexpr const char* kRecordBatch = R"(
 INSERT INTO auditq_batches (id, chain, seq, streams, first_ms, last_ms, row_count, rows_digest,
                             prev_digest, digest)
-SELECT current_setting('auditq.batch')::bigint, $1, coalesce(p.seq, 0) + 1, $4::text[], $2, $3,
-       $5, decode($6, 'hex'), p.digest, sha256(coalesce(p.digest, ''::bytea) || decode($6, 'hex'))
+SELECT current_setting('auditq.batch')::bigint, {chain}, coalesce(p.seq, 0) + 1,
+       {streams}::text[], {first}, {last}, {count}, decode({digest}, 'hex'), p.digest,
+       sha256(coalesce(p.digest, ''::bytea) || decode({digest}, 'hex'))
 FROM (SELECT 1) one
-LEFT JOIN LATERAL (SELECT q.seq, q.digest FROM auditq_batches q WHERE q.chain = $1
-                   ORDER BY q.seq DESC LIMIT 1) p ON true)";
+LEFT JOIN LATERAL (SELECT q.seq, q.digest FROM auditq_batches q WHERE q.chain = {chain}
+                   ORDER BY q.seq DESC LIMIT 1) p ON true;)";
 
 // notify.enabled: one notification per stream of the batch, with the ids it committed.
 constexpr const char* kNotifyBatch = R"(
-SELECT pg_notify($1, json_build_object('stream', e.stream,
+SELECT pg_notify({channel}, json_build_object('stream', e.stream,
                                        'first', (min(ARRAY[e.entry_ms, e.entry_seq]))[1] || '-' ||
                                                 (min(ARRAY[e.entry_ms, e.entry_seq]))[2],
                                        'last', (max(ARRAY[e.entry_ms, e.entry_seq]))[1] || '-' ||
                                                (max(ARRAY[e.entry_ms, e.entry_seq]))[2],
                                        'rows', count(*))::text)
 FROM sync_events e
-WHERE e.stream = ANY($4::text[]) AND e.entry_ms BETWEEN $2 AND $3
+WHERE e.stream = ANY({streams}::text[]) AND e.entry_ms BETWEEN {first} AND {last}
   AND e.batch_id = current_setting('auditq.batch')::bigint
-GROUP BY e.stream)";
-
-constexpr const char* kAnyDeadLettered =
-    "SELECT EXISTS (SELECT 1 FROM auditq_dead_letters WHERE stream = $1 "
-    "AND entry_id = ANY($2::text[]) AND entry_ms BETWEEN $3 AND $4)";
+GROUP BY e.stream;)";
 
 constexpr const char* kCheckSchema =
     "SELECT 'sync_events'::regclass, 'sync_sessions'::regclass, 'sync_participants'::regclass, "
@@ -270,6 +268,7 @@ struct BatchWriter::Impl {
   std::unique_ptr<Connection> conn;
   std::string chunk;
   std::string streams; // the batch's streams as a text[] literal
+  std::string last;    // the statements sent with the COMMIT
   // The batch's row digests, computed here (the writer's thread) rather than on the event loop.
   pipeline::RowDigester digester;
   std::vector<pipeline::RowDigester::RowDigest> digests;
@@ -281,7 +280,7 @@ struct BatchWriter::Impl {
 BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
                          const config::ProjectionsConfig& projections, WriterOptions options)
     : impl_(std::make_unique<Impl>(
-          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}, {}, {}})) {}
+          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}, {}, {}, {}})) {}
 
 BatchWriter::~BatchWriter() = default;
 
@@ -323,12 +322,20 @@ struct RedoStaged {};
 // dead letters holds its streams' lock exclusively, a batch of events holds it shared. So a
 // dead letter's NOT EXISTS (sync_events) and an event's check against auditq_dead_letters each
 // see the other's commit, never both miss it. Locks are taken in stream order.
-void beginBatch(pqxx::work& tx, const pipeline::Batch& batch, int64_t statement_timeout_ms) {
+//
+// With `check_dead_lettered` (the fast path), the same round trip then asks whether an event of
+// the batch is a dead letter already (taken over and dead-lettered by another consumer), and
+// the answer is returned: then the fast path cannot be used. Asked after the lock is granted
+// (each statement of the string has its own snapshot), it sees every dead letter committed
+// before, and none can commit after until this transaction ends.
+bool beginBatch(pqxx::transaction_base& tx, const pipeline::Batch& batch,
+                int64_t statement_timeout_ms, bool check_dead_lettered, std::string& ids) {
   // The timeout first, so that it covers the locks below; the rows' batch_id default reads
   // auditq.batch, the digest finds the rows by it; the staging tables' "already exists,
   // skipping" notices are not worth a line on stderr per batch.
   std::string sql =
-      fmt::format("SELECT set_config('statement_timeout', '{}', true), "
+      fmt::format("BEGIN;"
+                  "SELECT set_config('statement_timeout', '{}', true), "
                   "set_config('client_min_messages', 'warning', true);"
                   "SELECT set_config('auditq.batch', nextval('auditq_batch_ids')::text, true);",
                   statement_timeout_ms);
@@ -343,12 +350,11 @@ void beginBatch(pqxx::work& tx, const pipeline::Batch& batch, int64_t statement_
   for (const auto& k : keys) {
     fmt::format_to(std::back_inserter(sql), "SELECT {}(hashtextextended({}, 0));", fn, tx.quote(k));
   }
-  tx.exec(sql);
-}
-
-// Whether an event of the batch is a dead letter already (taken over and dead-lettered by
-// another consumer): then the fast path cannot be used.
-bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& ids) {
+  if (!check_dead_lettered) {
+    tx.exec(sql);
+    return false;
+  }
+  sql += "SELECT false";
   for (const auto& s : batch.acks()) {
     ids.clear();
     ids.push_back('{');
@@ -356,16 +362,16 @@ bool anyDeadLettered(pqxx::work& tx, const pipeline::Batch& batch, std::string& 
       if (i > 0) {
         ids.push_back(',');
       }
-      ids.append(s.id(i)); // ids are digits and a dash: no quoting
+      ids.append(s.id(i));
     }
     ids.push_back('}');
-    const auto r =
-        tx.exec_params(kAnyDeadLettered, s.stream(), ids, batch.minEntryMs(), batch.maxEntryMs());
-    if (!r.empty() && r[0][0].as<bool>()) {
-      return true;
-    }
+    fmt::format_to(std::back_inserter(sql),
+                   " OR EXISTS (SELECT 1 FROM auditq_dead_letters WHERE stream = {} "
+                   "AND entry_id = ANY({}::text[]) AND entry_ms BETWEEN {} AND {})",
+                   tx.quote(s.stream()), tx.quote(ids), batch.minEntryMs(), batch.maxEntryMs());
   }
-  return false;
+  const auto r = tx.exec(sql);
+  return !r.empty() && r[0][0].as<bool>();
 }
 
 // Adds `name` to a text[] literal being built ("{" so far, or "{...,..."), quoted for the
@@ -449,50 +455,87 @@ void digestInserted(const pipeline::Batch& batch,
   out.digest = sha.hex();
 }
 
+// BEGIN, and ROLLBACK unless the COMMIT was sent: pqxx::work would spend a round trip of its
+// own on each (see writeTransaction).
+class ExplicitTransaction {
+public:
+  explicit ExplicitTransaction(pqxx::connection& c) : tx_(c) {}
+  ExplicitTransaction(const ExplicitTransaction&) = delete;
+  ExplicitTransaction& operator=(const ExplicitTransaction&) = delete;
+  ~ExplicitTransaction() {
+    if (!committed_) {
+      try {
+        tx_.exec("ROLLBACK");           // outside a transaction block, a warning only
+      } catch (const std::exception&) { // a lost connection: reconnecting discards it anyway
+      }
+    }
+  }
+  pqxx::transaction_base& tx() { return tx_; }
+  // Sends `sql` (statements ending in ';') and COMMIT, in one round trip. When a statement
+  // fails, those after it (the COMMIT too) are skipped: the destructor rolls back.
+  void commitWith(std::string& sql) {
+    sql += "COMMIT";
+    tx_.exec(sql);
+    committed_ = true;
+  }
+
+private:
+  pqxx::nontransaction tx_;
+  bool committed_ = false;
+};
+
+// The batch in as few round trips as libpq allows (a COPY cannot share one): BEGIN with the
+// set-up, the locks and the dead-letter check; each COPY; then every statement whose answer is
+// not needed, with the COMMIT. The statements after the COPYs run in the order they always
+// did: dead letters, tombstones, the sessions they lock, sessions, participants, the record.
 void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool staged,
                       int64_t statement_timeout_ms, const WriterOptions& options,
                       const std::shared_future<void>& digesting,
                       const std::vector<pipeline::RowDigester::RowDigest>& digests,
-                      WriteOutcome& outcome, std::string& chunk, std::string& streams) {
+                      WriteOutcome& outcome, std::string& chunk, std::string& streams,
+                      std::string& last) {
   pqxx::result inserted_rows;
-  pqxx::work tx(c);
-  beginBatch(tx, batch, statement_timeout_ms);
+  ExplicitTransaction xact(c);
+  auto& tx = xact.tx();
+  const bool fast = !staged && batch.events() > 0;
+  if (beginBatch(tx, batch, statement_timeout_ms, fast, chunk)) {
+    throw RedoStaged{};
+  }
   if (batch.events() > 0) {
     if (!staged) {
       copyRows(tx, "sync_events", kEventColumns, batch.eventRows(), chunk);
-      if (anyDeadLettered(tx, batch, chunk)) {
-        throw RedoStaged{};
-      }
     } else {
       copyRows(tx, "auditq_stage1_events", kEventColumns, batch.eventRows(), chunk);
       inserted_rows = tx.exec(kInsertStagedEvents);
       outcome.duplicates = batch.events() - inserted_rows.size();
     }
   }
+  last.clear();
   if (batch.deadLetters() > 0) {
     copyRows(tx, "auditq_stage1_dead_letters", kDeadLetterStageColumns, batch.deadLetterRows(),
              chunk);
-    tx.exec0(kInsertDeadLetters);
+    last.append(kInsertDeadLetters).append(";");
   }
   const bool tombstones = !batch.tombstoneRows().empty();
   if (tombstones) {
     copyRows(tx, "auditq_stage1_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
-    tx.exec(kInsertTombstones);
+    last.append(kInsertTombstones).append(";");
   }
   if (!batch.sessionRows().empty()) {
     copyRows(tx, "auditq_stage1_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
   }
-  if (tombstones) {
-    tx.exec(kLockSessions);
-    tx.exec(kMarkDeletedSessions);
-  }
-  if (!batch.sessionRows().empty()) {
-    tx.exec0(kUpsertSessions);
-  }
   if (!batch.participantRows().empty()) {
     copyRows(tx, "auditq_stage1_participants", kParticipantStageColumns, batch.participantRows(),
              chunk);
-    tx.exec0(kUpsertParticipants);
+  }
+  if (tombstones) {
+    last.append(kLockSessions).append(";").append(kMarkDeletedSessions).append(";");
+  }
+  if (!batch.sessionRows().empty()) {
+    last.append(kUpsertSessions).append(";");
+  }
+  if (!batch.participantRows().empty()) {
+    last.append(kUpsertParticipants).append(";");
   }
   if (batch.events() > 0) {
     streamsLiteral(batch, streams);
@@ -503,16 +546,21 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
       InsertedRows ins;
       digestInserted(batch, digests, staged ? &inserted_rows : nullptr, ins);
       if (ins.count > 0) {
-        tx.exec_params0(kRecordBatch, options.chain, ins.first_ms, ins.last_ms, ins.streams,
-                        ins.count, ins.digest);
+        fmt::format_to(std::back_inserter(last), fmt::runtime(kRecordBatch),
+                       fmt::arg("chain", tx.quote(options.chain)),
+                       fmt::arg("streams", tx.quote(ins.streams)), fmt::arg("first", ins.first_ms),
+                       fmt::arg("last", ins.last_ms), fmt::arg("count", ins.count),
+                       fmt::arg("digest", tx.quote(ins.digest)));
       }
     }
     if (options.notify) {
-      tx.exec_params(kNotifyBatch, options.notify_channel, batch.minEntryMs(), batch.maxEntryMs(),
-                     streams);
+      fmt::format_to(std::back_inserter(last), fmt::runtime(kNotifyBatch),
+                     fmt::arg("channel", tx.quote(options.notify_channel)),
+                     fmt::arg("streams", tx.quote(streams)), fmt::arg("first", batch.minEntryMs()),
+                     fmt::arg("last", batch.maxEntryMs()));
     }
   }
-  tx.commit();
+  xact.commitWith(last);
 }
 
 } // namespace
@@ -629,7 +677,7 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
         mapErrors([&] {
           ensurePartitions(batch);
           writeTransaction(c, batch, staged, impl_->postgres.statement_timeout_ms, impl_->options,
-                           digesting, impl_->digests, outcome, chunk, impl_->streams);
+                           digesting, impl_->digests, outcome, chunk, impl_->streams, impl_->last);
         });
         break;
       } catch (const RedoStaged&) {
