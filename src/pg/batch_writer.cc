@@ -459,14 +459,17 @@ void digestInserted(const pipeline::Batch& batch,
 // own on each (see writeTransaction).
 class ExplicitTransaction {
 public:
-  explicit ExplicitTransaction(pqxx::connection& c) : tx_(c) {}
+  explicit ExplicitTransaction(pqxx::connection& c) : conn_(c), tx_(c) {}
   ExplicitTransaction(const ExplicitTransaction&) = delete;
   ExplicitTransaction& operator=(const ExplicitTransaction&) = delete;
   ~ExplicitTransaction() {
     if (!committed_) {
       try {
-        tx_.exec("ROLLBACK");           // outside a transaction block, a warning only
-      } catch (const std::exception&) { // a lost connection: reconnecting discards it anyway
+        tx_.exec("ROLLBACK"); // outside a transaction block, a warning only
+      } catch (const std::exception&) {
+        // Never leave a session inside an aborted transaction for the next batch: closed, the
+        // writer reconnects (a lost connection is closed already).
+        conn_.disconnect();
       }
     }
   }
@@ -480,6 +483,7 @@ public:
   }
 
 private:
+  pqxx::connection& conn_;
   pqxx::nontransaction tx_;
   bool committed_ = false;
 };
