@@ -40,7 +40,9 @@ TEST(HttpServer, SlowAndIdleClientsNeverKeepAHealthCheckOut) {
     const auto took = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.status, 200u) << r.error;
     EXPECT_EQ(r.body, "/healthz");
-    EXPECT_LT(took, 100ms);
+    // Served, not queued behind the slow clients (they would hold it until the 2 s timeout);
+    // the margin is for a loaded CI machine, not for the server.
+    EXPECT_LT(took, 500ms);
   }
   sockets.clear();
   io.stop();
