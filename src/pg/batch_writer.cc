@@ -15,6 +15,7 @@
 #include "core/entry_id.h"
 #include "core/log.h"
 #include "pg/connection_impl.h"
+#include "pipeline/copy_text.h"
 #include "pipeline/row_digest.h"
 #include "pipeline/sha256.h"
 
@@ -40,34 +41,31 @@ constexpr std::array<const char*, 16> kEventColumns = {"id",
 
 // Nothing here outlives a transaction, so that writing works through a pooler in transaction
 // mode (pgbouncer pool_mode = transaction), where consecutive transactions may run on different
-// server sessions: the staging tables are made, if that session has none yet, by the batch's
-// own first statement (no extra round trip; ON COMMIT DELETE ROWS empties them, whichever
-// client's transaction filled them), statements are unnamed (no prepared statement left in a
-// session), the statement timeout is SET LOCAL. Names carry the layout's version: sessions
-// shared with another auditq release through a pooler keep each release's own tables.
-constexpr const char* kCreateStaging = R"(
+// server sessions: statements are unnamed (no prepared statement left in a session), the
+// statement timeout is SET LOCAL, and a batch that needs a staging table (dead letters,
+// tombstones, events that may be duplicates: the rare paths) makes it, if that session has
+// none yet, in its own first statement (no extra round trip; ON COMMIT DELETE ROWS empties it,
+// whichever client's transaction filled it). Names carry the layout's version: sessions shared
+// with another auditq release through a pooler keep each release's own tables.
+//
+// The common batch (events, sessions, participants) touches no temporary table at all: at
+// every commit of a transaction that touched one, PostgreSQL truncates every ON COMMIT DELETE
+// ROWS table of the session (files, their TOAST tables and indexes), which cost a third of the
+// server's CPU per batch of one entry. Sessions and participants therefore travel as one array
+// per column, read with unnest (kUpsertSessions), not COPYed to staging.
+constexpr const char* kStageEvents = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_events (
     id uuid, session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
     time_remaining_ms integer, time_elapsed_ms integer, cycle_number integer,
     "timestamp" timestamptz, state_snapshot jsonb, metadata jsonb, stream text, entry_id text,
-    version bigint, entry_ms bigint, entry_seq bigint) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_sessions (
-    session_id uuid, sync_mode sync_mode, time_per_cycle_ms integer, increment_ms integer,
-    max_time_ms integer, created_at timestamptz, started_at timestamptz, completed_at timestamptz,
-    final_status sync_status, total_cycles integer, total_participants integer,
-    last_updated_at timestamptz, status sync_status, version bigint, last_event_at timestamptz,
-    snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_participants (
-    session_id uuid, participant_id uuid, total_time_ms integer, group_id uuid,
-    total_cycles integer, total_time_active_ms integer, added_at timestamptz,
-    first_active_at timestamptz, last_active_at timestamptz, version bigint,
-    snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
+    version bigint, entry_ms bigint, entry_seq bigint) ON COMMIT DELETE ROWS;)";
+constexpr const char* kStageTombstones = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_tombstones (
-    session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;
+    session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;)";
+constexpr const char* kStageDeadLetters = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_dead_letters (
     stream text, entry_id text, entry_ms bigint, entry_seq bigint, fields jsonb, reason text,
-    error text, delivery_count bigint) ON COMMIT DELETE ROWS;
-)";
+    error text, delivery_count bigint) ON COMMIT DELETE ROWS;)";
 
 // An entry already dead-lettered (by another consumer that took it over) is never also an
 // event: one final place per entry.
@@ -125,7 +123,7 @@ WHERE (EXCLUDED.deleted_at, split_part(EXCLUDED.entry_id, '-', 1)::numeric,
 constexpr const char* kLockSessions = R"(
 SELECT 1 FROM sync_sessions
 WHERE session_id IN (SELECT session_id FROM auditq_stage1_tombstones
-                     UNION SELECT session_id FROM auditq_stage1_sessions)
+                     UNION SELECT unnest({sessions}::uuid[]))
 ORDER BY session_id FOR UPDATE)";
 
 constexpr const char* kMarkDeletedSessions = R"(
@@ -136,6 +134,7 @@ WHERE t.session_id = s.session_id AND s.deleted_at IS DISTINCT FROM t.deleted_at
 
 // A newer state (AUDITQ_STANDING) overwrites; an equal or older one never does. ORDER BY keeps
 // the lock order stable across writers and instances, so concurrent batches do not deadlock.
+// {rows}: the batch's rows as `unnest(arrays) AS st(columns)` (appendUnnest).
 constexpr const char* kUpsertSessions = R"(
 INSERT INTO sync_sessions AS s (session_id, sync_mode, time_per_cycle_ms, increment_ms,
     max_time_ms, created_at, started_at, completed_at, final_status, total_cycles,
@@ -145,7 +144,7 @@ SELECT st.session_id, st.sync_mode, st.time_per_cycle_ms, st.increment_ms, st.ma
        st.created_at, st.started_at, st.completed_at, st.final_status, st.total_cycles,
        st.total_participants, COALESCE(st.last_updated_at, now()), st.status, st.version,
        st.last_event_at, st.snapshot_stream, st.snapshot_entry_id, t.deleted_at
-FROM auditq_stage1_sessions st LEFT JOIN auditq_tombstones t ON t.session_id = st.session_id
+FROM {rows} LEFT JOIN auditq_tombstones t ON t.session_id = st.session_id
 ORDER BY st.session_id
 ON CONFLICT (session_id) DO UPDATE SET
     sync_mode = EXCLUDED.sync_mode, time_per_cycle_ms = EXCLUDED.time_per_cycle_ms,
@@ -165,9 +164,10 @@ constexpr const char* kUpsertParticipants = R"(
 INSERT INTO sync_participants AS p (session_id, participant_id, total_time_ms, group_id,
     total_cycles, total_time_active_ms, added_at, first_active_at, last_active_at, version,
     snapshot_stream, snapshot_entry_id)
-SELECT session_id, participant_id, total_time_ms, group_id, total_cycles, total_time_active_ms,
-       added_at, first_active_at, last_active_at, version, snapshot_stream, snapshot_entry_id
-FROM auditq_stage1_participants ORDER BY session_id, participant_id
+SELECT st.session_id, st.participant_id, st.total_time_ms, st.group_id, st.total_cycles,
+       st.total_time_active_ms, st.added_at, st.first_active_at, st.last_active_at, st.version,
+       st.snapshot_stream, st.snapshot_entry_id
+FROM {rows} ORDER BY st.session_id, st.participant_id
 ON CONFLICT (session_id, participant_id) DO UPDATE SET
     total_time_ms = EXCLUDED.total_time_ms, group_id = EXCLUDED.group_id,
     total_cycles = EXCLUDED.total_cycles, total_time_active_ms = EXCLUDED.total_time_active_ms,
@@ -181,16 +181,40 @@ WHERE )" AUDITQ_STANDING("EXCLUDED.version", "EXCLUDED.snapshot_stream",
                                                                              "p.snapshot_entry_id");
 #undef AUDITQ_STANDING
 
-constexpr std::array<const char*, 17> kSessionStageColumns = {
-    "session_id",       "sync_mode",    "time_per_cycle_ms",  "increment_ms",
-    "max_time_ms",      "created_at",   "started_at",         "completed_at",
-    "final_status",     "total_cycles", "total_participants", "last_updated_at",
-    "status",           "version",      "last_event_at",      "snapshot_stream",
-    "snapshot_entry_id"};
-constexpr std::array<const char*, 12> kParticipantStageColumns = {
-    "session_id",           "participant_id",   "total_time_ms",   "group_id",       "total_cycles",
-    "total_time_active_ms", "added_at",         "first_active_at", "last_active_at", "version",
-    "snapshot_stream",      "snapshot_entry_id"};
+// The columns of pipeline::Batch's session and participant rows, in order, with their types.
+struct Column {
+  const char* name;
+  const char* type;
+};
+constexpr std::array<Column, 17> kSessionColumns = {{{"session_id", "uuid"},
+                                                     {"sync_mode", "sync_mode"},
+                                                     {"time_per_cycle_ms", "integer"},
+                                                     {"increment_ms", "integer"},
+                                                     {"max_time_ms", "integer"},
+                                                     {"created_at", "timestamptz"},
+                                                     {"started_at", "timestamptz"},
+                                                     {"completed_at", "timestamptz"},
+                                                     {"final_status", "sync_status"},
+                                                     {"total_cycles", "integer"},
+                                                     {"total_participants", "integer"},
+                                                     {"last_updated_at", "timestamptz"},
+                                                     {"status", "sync_status"},
+                                                     {"version", "bigint"},
+                                                     {"last_event_at", "timestamptz"},
+                                                     {"snapshot_stream", "text"},
+                                                     {"snapshot_entry_id", "text"}}};
+constexpr std::array<Column, 12> kParticipantColumns = {{{"session_id", "uuid"},
+                                                         {"participant_id", "uuid"},
+                                                         {"total_time_ms", "integer"},
+                                                         {"group_id", "uuid"},
+                                                         {"total_cycles", "integer"},
+                                                         {"total_time_active_ms", "integer"},
+                                                         {"added_at", "timestamptz"},
+                                                         {"first_active_at", "timestamptz"},
+                                                         {"last_active_at", "timestamptz"},
+                                                         {"version", "bigint"},
+                                                         {"snapshot_stream", "text"},
+                                                         {"snapshot_entry_id", "text"}}};
 constexpr std::array<const char*, 4> kTombstoneStageColumns = {"session_id", "deleted_at", "stream",
                                                                "entry_id"};
 constexpr std::array<const char*, 8> kDeadLetterStageColumns = {
@@ -259,6 +283,25 @@ void copyRows(pqxx::transaction_base& tx, const char* table,
   writer.complete();
 }
 
+// `rows` (COPY text, `columns` each) as a FROM item: unnest of one array literal per column,
+// AS st(names). `arrays` is scratch space kept across batches.
+template <size_t N>
+std::string rowsAsUnnest(pqxx::transaction_base& tx, const std::string& rows,
+                         const std::array<Column, N>& columns, std::vector<std::string>& arrays) {
+  pipeline::copy::toArrayLiterals(rows, N, arrays);
+  std::string out = "unnest(";
+  for (size_t i = 0; i < N; ++i) {
+    fmt::format_to(std::back_inserter(out), "{}{}::{}[]", i == 0 ? "" : ", ", tx.quote(arrays[i]),
+                   columns[i].type);
+  }
+  out.append(") AS st(");
+  for (size_t i = 0; i < N; ++i) {
+    out.append(i == 0 ? "" : ", ").append(columns[i].name);
+  }
+  out.push_back(')');
+  return out;
+}
+
 } // namespace
 
 struct BatchWriter::Impl {
@@ -267,8 +310,9 @@ struct BatchWriter::Impl {
   WriterOptions options;
   std::unique_ptr<Connection> conn;
   std::string chunk;
-  std::string streams; // the batch's streams as a text[] literal
-  std::string last;    // the statements sent with the COMMIT
+  std::string streams;             // the batch's streams as a text[] literal
+  std::string last;                // the statements sent with the COMMIT
+  std::vector<std::string> arrays; // a batch's rows, one array literal per column
   // The batch's row digests, computed here (the writer's thread) rather than on the event loop.
   pipeline::RowDigester digester;
   std::vector<pipeline::RowDigester::RowDigest> digests;
@@ -280,7 +324,7 @@ struct BatchWriter::Impl {
 BatchWriter::BatchWriter(const config::PostgresConfig& postgres,
                          const config::ProjectionsConfig& projections, WriterOptions options)
     : impl_(std::make_unique<Impl>(
-          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}, {}, {}, {}})) {}
+          Impl{postgres, projections, std::move(options), nullptr, {}, {}, {}, {}, {}, {}, {}})) {}
 
 BatchWriter::~BatchWriter() = default;
 
@@ -328,11 +372,11 @@ struct RedoStaged {};
 // the answer is returned: then the fast path cannot be used. Asked after the lock is granted
 // (each statement of the string has its own snapshot), it sees every dead letter committed
 // before, and none can commit after until this transaction ends.
-bool beginBatch(pqxx::transaction_base& tx, const pipeline::Batch& batch,
+bool beginBatch(pqxx::transaction_base& tx, const pipeline::Batch& batch, bool staged,
                 int64_t statement_timeout_ms, bool check_dead_lettered, std::string& ids) {
   // The timeout first, so that it covers the locks below; the rows' batch_id default reads
   // auditq.batch, the digest finds the rows by it; the staging tables' "already exists,
-  // skipping" notices are not worth a line on stderr per batch.
+  // skipping" notices (rare paths, kStageEvents) are not worth a line on stderr per batch.
   std::string sql =
       fmt::format("BEGIN;"
                   "SELECT set_config('statement_timeout', '{}', true), "
@@ -344,7 +388,15 @@ bool beginBatch(pqxx::transaction_base& tx, const pipeline::Batch& batch,
     keys.push_back("auditq_entries:" + ids.stream());
   }
   std::sort(keys.begin(), keys.end());
-  sql += kCreateStaging;
+  if (staged && batch.events() > 0) {
+    sql += kStageEvents;
+  }
+  if (batch.deadLetters() > 0) {
+    sql += kStageDeadLetters;
+  }
+  if (!batch.tombstoneRows().empty()) {
+    sql += kStageTombstones;
+  }
   const char* fn =
       batch.deadLetters() > 0 ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared";
   for (const auto& k : keys) {
@@ -497,12 +549,12 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
                       const std::shared_future<void>& digesting,
                       const std::vector<pipeline::RowDigester::RowDigest>& digests,
                       WriteOutcome& outcome, std::string& chunk, std::string& streams,
-                      std::string& last) {
+                      std::string& last, std::vector<std::string>& arrays) {
   pqxx::result inserted_rows;
   ExplicitTransaction xact(c);
   auto& tx = xact.tx();
   const bool fast = !staged && batch.events() > 0;
-  if (beginBatch(tx, batch, statement_timeout_ms, fast, chunk)) {
+  if (beginBatch(tx, batch, staged, statement_timeout_ms, fast, chunk)) {
     throw RedoStaged{};
   }
   if (batch.events() > 0) {
@@ -525,21 +577,23 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
     copyRows(tx, "auditq_stage1_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
     last.append(kInsertTombstones).append(";");
   }
-  if (!batch.sessionRows().empty()) {
-    copyRows(tx, "auditq_stage1_sessions", kSessionStageColumns, batch.sessionRows(), chunk);
-  }
-  if (!batch.participantRows().empty()) {
-    copyRows(tx, "auditq_stage1_participants", kParticipantStageColumns, batch.participantRows(),
-             chunk);
-  }
+  const std::string sessions =
+      rowsAsUnnest(tx, batch.sessionRows(), kSessionColumns, arrays); // arrays[0]: the ids
   if (tombstones) {
-    last.append(kLockSessions).append(";").append(kMarkDeletedSessions).append(";");
+    fmt::format_to(std::back_inserter(last), fmt::runtime(kLockSessions),
+                   fmt::arg("sessions", tx.quote(arrays[0])));
+    last.append(";").append(kMarkDeletedSessions).append(";");
   }
   if (!batch.sessionRows().empty()) {
-    last.append(kUpsertSessions).append(";");
+    fmt::format_to(std::back_inserter(last), fmt::runtime(kUpsertSessions),
+                   fmt::arg("rows", sessions));
+    last.append(";");
   }
   if (!batch.participantRows().empty()) {
-    last.append(kUpsertParticipants).append(";");
+    fmt::format_to(
+        std::back_inserter(last), fmt::runtime(kUpsertParticipants),
+        fmt::arg("rows", rowsAsUnnest(tx, batch.participantRows(), kParticipantColumns, arrays)));
+    last.append(";");
   }
   if (batch.events() > 0) {
     streamsLiteral(batch, streams);
@@ -681,7 +735,8 @@ WriteOutcome BatchWriter::write(const pipeline::Batch& batch) {
         mapErrors([&] {
           ensurePartitions(batch);
           writeTransaction(c, batch, staged, impl_->postgres.statement_timeout_ms, impl_->options,
-                           digesting, impl_->digests, outcome, chunk, impl_->streams, impl_->last);
+                           digesting, impl_->digests, outcome, chunk, impl_->streams, impl_->last,
+                           impl_->arrays);
         });
         break;
       } catch (const RedoStaged&) {

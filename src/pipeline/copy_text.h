@@ -1,11 +1,13 @@
 // Encoding values for PostgreSQL's COPY text format: tab-separated columns, \N for NULL, and
-// backslash escapes for backslash, newline, carriage return and tab inside a value.
+// backslash escapes for backslash, newline, carriage return and tab inside a value; and the
+// same rows turned column-wise into array literals, for statements that read them with unnest.
 #pragma once
 
 #include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace auditq::pipeline::copy {
 
@@ -38,5 +40,10 @@ inline void tab(std::string& out) {
 inline void endRow(std::string& out) {
   out.push_back('\n');
 }
+
+// Rows in COPY text format (as rendered above: each line ends in '\n', `columns` fields each)
+// as one array literal per column, "{...}" with every value double-quoted and NULL for \N:
+// `arrays` is resized to `columns` and each is overwritten, keeping its capacity.
+void toArrayLiterals(std::string_view rows, size_t columns, std::vector<std::string>& arrays);
 
 } // namespace auditq::pipeline::copy

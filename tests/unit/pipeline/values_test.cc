@@ -1,4 +1,8 @@
 // UUIDs, timestamps, COPY escaping and backoff: the value codecs under the decoder.
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "pipeline/backoff.h"
@@ -84,6 +88,34 @@ TEST(CopyText, WritesIntegersAndNulls) {
   copy::appendOptionalInt(out, std::optional<int32_t>());
   copy::endRow(out);
   EXPECT_EQ(out, "-42\t\\N\n");
+}
+
+TEST(CopyText, RowsTurnIntoOneArrayLiteralPerColumn) {
+  // Two rows of three columns, with every escape COPY text uses, a NULL, an empty value, a
+  // value that merely reads \N, and the bytes the array syntax must escape.
+  std::string rows;
+  for (const auto& row : std::vector<std::vector<std::optional<std::string>>>{
+           {"a\\b\tc", std::nullopt, "x\"y{,}"}, {"", "\\N", "line\nbreak\rx"}}) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) {
+        copy::tab(rows);
+      }
+      if (row[i]) {
+        copy::appendEscaped(rows, *row[i]);
+      } else {
+        copy::appendNull(rows);
+      }
+    }
+    copy::endRow(rows);
+  }
+  std::vector<std::string> arrays = {"left over"};
+  copy::toArrayLiterals(rows, 3, arrays);
+  ASSERT_EQ(arrays.size(), 3u);
+  EXPECT_EQ(arrays[0], "{\"a\\\\b\tc\",\"\"}");
+  EXPECT_EQ(arrays[1], "{NULL,\"\\\\N\"}");
+  EXPECT_EQ(arrays[2], "{\"x\\\"y{,}\",\"line\nbreak\rx\"}");
+  copy::toArrayLiterals("", 2, arrays);
+  EXPECT_EQ(arrays, (std::vector<std::string>{"{}", "{}"}));
 }
 
 TEST(Backoff, GrowsExponentiallyUpToTheCapWithJitterBelowTheCeiling) {
