@@ -42,23 +42,33 @@ constexpr std::array<const char*, 16> kEventColumns = {"id",
 // Nothing here outlives a transaction, so that writing works through a pooler in transaction
 // mode (pgbouncer pool_mode = transaction), where consecutive transactions may run on different
 // server sessions: statements are unnamed (no prepared statement left in a session), the
-// statement timeout is SET LOCAL, and a batch that needs a staging table (dead letters,
-// tombstones, events that may be duplicates: the rare paths) makes it, if that session has
-// none yet, in its own first statement (no extra round trip; ON COMMIT DELETE ROWS empties it,
-// whichever client's transaction filled it). Names carry the layout's version: sessions shared
-// with another auditq release through a pooler keep each release's own tables.
+// statement timeout is SET LOCAL, and a batch that needs a staging table makes it, if that
+// session has none yet, in its own first statement (no extra round trip; ON COMMIT DELETE ROWS
+// empties it, whichever client's transaction filled it). Names carry the layout's version:
+// sessions shared with another auditq release through a pooler keep each release's own tables.
 //
-// The common batch (events, sessions, participants) touches no temporary table at all: at
-// every commit of a transaction that touched one, PostgreSQL truncates every ON COMMIT DELETE
-// ROWS table of the session (files, their TOAST tables and indexes), which cost a third of the
-// server's CPU per batch of one entry. Sessions and participants therefore travel as one array
-// per column, read with unnest (kUpsertSessions), not COPYed to staging.
+// A small batch touches no temporary table at all (kUnnestMaxBytes): at every commit of a
+// transaction that touched one, PostgreSQL truncates every ON COMMIT DELETE ROWS table of the
+// session (files, their TOAST tables and indexes), which cost a third of the server's CPU per
+// batch of one entry.
 constexpr const char* kStageEvents = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_events (
     id uuid, session_id uuid, event_type varchar(50), participant_id uuid, group_id uuid,
     time_remaining_ms integer, time_elapsed_ms integer, cycle_number integer,
     "timestamp" timestamptz, state_snapshot jsonb, metadata jsonb, stream text, entry_id text,
     version bigint, entry_ms bigint, entry_seq bigint) ON COMMIT DELETE ROWS;)";
+constexpr const char* kStageProjections = R"(
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_sessions (
+    session_id uuid, sync_mode sync_mode, time_per_cycle_ms integer, increment_ms integer,
+    max_time_ms integer, created_at timestamptz, started_at timestamptz, completed_at timestamptz,
+    final_status sync_status, total_cycles integer, total_participants integer,
+    last_updated_at timestamptz, status sync_status, version bigint, last_event_at timestamptz,
+    snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_participants (
+    session_id uuid, participant_id uuid, total_time_ms integer, group_id uuid,
+    total_cycles integer, total_time_active_ms integer, added_at timestamptz,
+    first_active_at timestamptz, last_active_at timestamptz, version bigint,
+    snapshot_stream text, snapshot_entry_id text) ON COMMIT DELETE ROWS;)";
 constexpr const char* kStageTombstones = R"(
 CREATE TEMP TABLE IF NOT EXISTS auditq_stage1_tombstones (
     session_id uuid, deleted_at timestamptz, stream text, entry_id text) ON COMMIT DELETE ROWS;)";
@@ -123,7 +133,7 @@ WHERE (EXCLUDED.deleted_at, split_part(EXCLUDED.entry_id, '-', 1)::numeric,
 constexpr const char* kLockSessions = R"(
 SELECT 1 FROM sync_sessions
 WHERE session_id IN (SELECT session_id FROM auditq_stage1_tombstones
-                     UNION SELECT unnest({sessions}::uuid[]))
+                     UNION {session_ids})
 ORDER BY session_id FOR UPDATE)";
 
 constexpr const char* kMarkDeletedSessions = R"(
@@ -134,7 +144,7 @@ WHERE t.session_id = s.session_id AND s.deleted_at IS DISTINCT FROM t.deleted_at
 
 // A newer state (AUDITQ_STANDING) overwrites; an equal or older one never does. ORDER BY keeps
 // the lock order stable across writers and instances, so concurrent batches do not deadlock.
-// {rows}: the batch's rows as `unnest(arrays) AS st(columns)` (appendUnnest).
+// {rows}: the batch's rows, `st` (ProjectionRows).
 constexpr const char* kUpsertSessions = R"(
 INSERT INTO sync_sessions AS s (session_id, sync_mode, time_per_cycle_ms, increment_ms,
     max_time_ms, created_at, started_at, completed_at, final_status, total_cycles,
@@ -283,11 +293,37 @@ void copyRows(pqxx::transaction_base& tx, const char* table,
   writer.complete();
 }
 
-// `rows` (COPY text, `columns` each) as a FROM item: unnest of one array literal per column,
-// AS st(names). `arrays` is scratch space kept across batches.
 template <size_t N>
-std::string rowsAsUnnest(pqxx::transaction_base& tx, const std::string& rows,
-                         const std::array<Column, N>& columns, std::vector<std::string>& arrays) {
+constexpr std::array<const char*, N> names(const std::array<Column, N>& columns) {
+  std::array<const char*, N> out{};
+  for (size_t i = 0; i < N; ++i) {
+    out[i] = columns[i].name;
+  }
+  return out;
+}
+
+// Up to this many bytes of session and participant rows, a batch sends them as one array per
+// column, read with unnest, in the COMMIT's round trip; more, it COPYs them to staging tables.
+// Arrays spare a small batch the truncation of the temporary tables at commit (see
+// kStageEvents); COPY parses faster per row, which wins once the truncation is spread over
+// enough rows. The two cost the same at about 300 entries (≈250 KB of these rows; paired
+// backlog runs with batch.max_entries 100, 300 and 1000, 2026-12-03: docs/performance.md).
+constexpr size_t kUnnestMaxBytes = size_t{256} << 10;
+
+bool projectionsAsArrays(const pipeline::Batch& batch) {
+  return batch.sessionRows().size() + batch.participantRows().size() <= kUnnestMaxBytes;
+}
+
+// The batch's session or participant rows as the upserts read them (`st`): either unnest of one
+// array literal per column (`arrays` is scratch space kept across batches), or the staging
+// table they were COPYed to.
+template <size_t N>
+std::string projectionRows(pqxx::transaction_base& tx, bool as_arrays, const char* staging,
+                           const std::string& rows, const std::array<Column, N>& columns,
+                           std::vector<std::string>& arrays) {
+  if (!as_arrays) {
+    return fmt::format("{} st", staging);
+  }
   pipeline::copy::toArrayLiterals(rows, N, arrays);
   std::string out = "unnest(";
   for (size_t i = 0; i < N; ++i) {
@@ -390,6 +426,9 @@ bool beginBatch(pqxx::transaction_base& tx, const pipeline::Batch& batch, bool s
   std::sort(keys.begin(), keys.end());
   if (staged && batch.events() > 0) {
     sql += kStageEvents;
+  }
+  if (!projectionsAsArrays(batch)) {
+    sql += kStageProjections;
   }
   if (batch.deadLetters() > 0) {
     sql += kStageDeadLetters;
@@ -577,11 +616,24 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
     copyRows(tx, "auditq_stage1_tombstones", kTombstoneStageColumns, batch.tombstoneRows(), chunk);
     last.append(kInsertTombstones).append(";");
   }
-  const std::string sessions =
-      rowsAsUnnest(tx, batch.sessionRows(), kSessionColumns, arrays); // arrays[0]: the ids
+  const bool as_arrays = projectionsAsArrays(batch);
+  if (!as_arrays) {
+    if (!batch.sessionRows().empty()) {
+      copyRows(tx, "auditq_stage1_sessions", names(kSessionColumns), batch.sessionRows(), chunk);
+    }
+    if (!batch.participantRows().empty()) {
+      copyRows(tx, "auditq_stage1_participants", names(kParticipantColumns),
+               batch.participantRows(), chunk);
+    }
+  }
+  const std::string sessions = projectionRows(tx, as_arrays, "auditq_stage1_sessions",
+                                              batch.sessionRows(), kSessionColumns, arrays);
   if (tombstones) {
-    fmt::format_to(std::back_inserter(last), fmt::runtime(kLockSessions),
-                   fmt::arg("sessions", tx.quote(arrays[0])));
+    fmt::format_to(
+        std::back_inserter(last), fmt::runtime(kLockSessions),
+        fmt::arg("session_ids", as_arrays
+                                    ? fmt::format("SELECT unnest({}::uuid[])", tx.quote(arrays[0]))
+                                    : "SELECT session_id FROM auditq_stage1_sessions"));
     last.append(";").append(kMarkDeletedSessions).append(";");
   }
   if (!batch.sessionRows().empty()) {
@@ -592,7 +644,8 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
   if (!batch.participantRows().empty()) {
     fmt::format_to(
         std::back_inserter(last), fmt::runtime(kUpsertParticipants),
-        fmt::arg("rows", rowsAsUnnest(tx, batch.participantRows(), kParticipantColumns, arrays)));
+        fmt::arg("rows", projectionRows(tx, as_arrays, "auditq_stage1_participants",
+                                        batch.participantRows(), kParticipantColumns, arrays)));
     last.append(";");
   }
   if (batch.events() > 0) {

@@ -59,7 +59,8 @@ struct Entry {
 
 class Writer {
 public:
-  explicit Writer(const std::string& url) {
+  explicit Writer(const std::string& url, std::string stream = kStream)
+      : stream_(std::move(stream)) {
     cfg_.postgres.url = url;
     cfg_.postgres.statement_timeout_ms = 0;
     cfg_.dead_letter.max_deliveries = 5;
@@ -73,13 +74,14 @@ public:
     std::vector<std::string_view> views;
     for (const auto& e : entries) {
       views.assign(e.fields.begin(), e.fields.end());
-      intake_->add(*batch_, pipeline::RawEntry{kStream, e.id, views, e.deliveries});
+      intake_->add(*batch_, pipeline::RawEntry{stream_, e.id, views, e.deliveries});
     }
     batch_->seal();
     return writer_->write(*batch_);
   }
 
 private:
+  std::string stream_;
   config::Config cfg_;
   std::unique_ptr<pg::BatchWriter> writer_;
   std::unique_ptr<pipeline::Batch> batch_;
@@ -145,6 +147,46 @@ TEST_F(WriterTest, RowsAreTheSameWhateverOrderTheBatchesCommitIn) {
     }
   } while (std::next_permutation(order.begin(), order.end()));
   EXPECT_EQ(orders, 6);
+}
+
+TEST_F(WriterTest, SmallAndLargeBatchesWriteTheSameProjections) {
+  // A small batch sends its sessions and participants as arrays, a large one COPYs them to
+  // staging tables: the same entries give the same rows either way, tombstones and a stream
+  // name that needs quoting in both syntaxes included.
+  const std::string stream = "it's \"odd\" {a,b}\\c d";
+  std::vector<Entry> entries;
+  for (int s = 0; s < 900; ++s) {
+    entries.push_back(
+        {fmt::format("{}-0", 100 + s), fields(s, 1 + s % 3, 1'700'000'000'000 + s, false, 3)});
+    if (s % 50 == 0) {
+      entries.push_back({fmt::format("{}-1", 100 + s), fields(s, 0, 1'700'000'000'500, true)});
+    }
+  }
+  auto write = [&](size_t per_batch, std::string& staging_tables) {
+    ScratchDatabase db;
+    EXPECT_EQ(runAuditq({"migrate", "up"}, {{"DATABASE_URL", db.url()}}).exit_code, 0);
+    Writer w(db.url(), stream);
+    for (size_t i = 0; i < entries.size(); i += per_batch) {
+      const auto end =
+          entries.begin() + static_cast<ptrdiff_t>(std::min(entries.size(), i + per_batch));
+      const auto outcome = w.write({entries.begin() + static_cast<ptrdiff_t>(i), end});
+      EXPECT_TRUE(outcome.committed) << outcome.message;
+    }
+    EXPECT_EQ(db.scalar("SELECT string_agg(DISTINCT snapshot_stream, ',') FROM sync_sessions"),
+              stream);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sync_participants"), "2700");
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sync_sessions WHERE deleted_at IS NOT NULL"), "18");
+    // The writer's connection is still open: its temporary tables are in the catalog.
+    staging_tables = db.scalar("SELECT count(*) FROM pg_class WHERE relname IN "
+                               "('auditq_stage1_sessions', 'auditq_stage1_participants')");
+    return projections(db);
+  };
+  std::string staged_small, staged_large;
+  const std::string small = write(40, staged_small);
+  const std::string large = write(1000, staged_large);
+  EXPECT_EQ(staged_small, "0") << "40 entries a batch travel as arrays";
+  EXPECT_EQ(staged_large, "2") << "900 entries in one batch are COPYed to staging";
+  EXPECT_EQ(small, large);
 }
 
 TEST_F(WriterTest, TwoWritersOnTheSameSessionsNeverDeadlock) {
