@@ -80,7 +80,8 @@ void forEachNewestSnapshot(Connection& conn, SnapshotSource source,
       // The caller validated it as a UUID; escaped all the same.
       filter = fmt::format("{}.session_id = '{}'::uuid", alias, tx.esc(*session_id));
     } else if (partition.count > 1) {
-      filter = fmt::format("(hashtext({}.session_id::text) & 2147483647) % {} = {}", alias,
+      // uuid_hash: a third of the cost of hashing the text form (uuid_out, then hashtext).
+      filter = fmt::format("(uuid_hash({}.session_id) & 2147483647) % {} = {}", alias,
                            partition.count, partition.index);
     }
     if (!filter.empty()) {

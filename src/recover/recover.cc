@@ -388,7 +388,9 @@ int run(const config::Config& cfg, const RecoverOptions& o) {
     }
     std::string key;
     pg::forEachNewestSnapshot(
-        *conn, source, o.session, pg::Partition{index, readers}, rules, 5000,
+        // 1000 rows a FETCH: PostgreSQL collects a FETCH's rows before sending them, and at
+        // 5000 (~3 MB of snapshots) they spilled past work_mem to a temporary file.
+        *conn, source, o.session, pg::Partition{index, readers}, rules, 1000,
         [&](const pipeline::SnapshotRow& row) {
           ++tally.seen;
           const auto verdict = pipeline::judge(row, rules);
