@@ -5,13 +5,37 @@
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 
+#include <string_view>
+
+#include "core/log.h"
 #include "pg/connection.h"
 
 namespace auditq::pg {
 
+// PostgreSQL's notices and warnings (a ROLLBACK with no transaction left, a RAISE in an
+// operator's trigger) go to the log as postgres_notice: without a handler, libpq printed them
+// raw on stderr, between the JSON lines a log collector parses. (Registering any handler
+// replaces libpq's printing; this one logs and stops there.)
+class NoticeToLog final : public pqxx::errorhandler {
+public:
+  explicit NoticeToLog(pqxx::connection_base& c) : pqxx::errorhandler(c) {}
+  bool operator()(const char msg[]) noexcept override {
+    std::string_view m(msg);
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) {
+      m.remove_suffix(1);
+    }
+    try {
+      core::log::info("postgres_notice", {{"message", m}});
+    } catch (...) { // nothing may leave a libpq callback
+    }
+    return false;
+  }
+};
+
 struct Connection::Impl {
-  explicit Impl(const std::string& conninfo) : conn(conninfo) {}
+  explicit Impl(const std::string& conninfo) : conn(conninfo), notices(conn) {}
   pqxx::connection conn;
+  NoticeToLog notices; // declared after conn: unregisters before conn closes
 };
 
 // libpqxx 6.4 throws some of its specific exception classes without the SQLSTATE (42501

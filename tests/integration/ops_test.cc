@@ -131,6 +131,31 @@ TEST_F(Ops, EndpointsServeHealthReadinessAndParseableMetrics) {
   EXPECT_EQ(runAuditq({"healthcheck"}, {{"AUDITQ_HTTP_LISTEN", ""}}).exit_code, 2);
 }
 
+TEST_F(Ops, PostgresWarningsAreLogLinesNotRawStderr) {
+  // An operator's trigger that RAISEs a WARNING on every insert: libpq's default would print it
+  // raw on stderr, between the JSON lines.
+  db_.scalar("CREATE FUNCTION warn_on_insert() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$BEGIN RAISE WARNING 'audit rows arrived'; RETURN NULL; END$$");
+  db_.scalar("CREATE TRIGGER warn_on_insert AFTER INSERT ON sync_events "
+             "FOR EACH STATEMENT EXECUTE FUNCTION warn_on_insert()");
+  createGroup();
+  xadd(entryWithState(newUuid(), 1));
+  auto daemon = startDaemon({{"AUDITQ_LOG_FORMAT", "json"}});
+  ASSERT_TRUE(waitFor([&] { return events() == 1 && pending() == 0; })) << daemon->stderrText();
+  stopDaemon(*daemon);
+  std::istringstream lines(daemon->stderrText());
+  int notices = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    if (j.value("event", "") == "postgres_notice") {
+      ++notices;
+      EXPECT_NE(j.value("message", "").find("audit rows arrived"), std::string::npos) << line;
+    }
+  }
+  EXPECT_GE(notices, 1) << daemon->stderrText();
+}
+
 TEST_F(Ops, StatusShowsEachStreamAndExitsOneWhenSomethingNeedsAttention) {
   auto daemon = startWithHttp();
   ASSERT_TRUE(waitStatus("/readyz", 200, 15s)) << daemon->stderrText();
