@@ -37,7 +37,13 @@ void readRedis(const config::Config& cfg, status::Report& report) {
       }
       s.length = len->integer;
       auto groups = client.command({"XINFO", "GROUPS", name});
-      const auto info = redis::findGroup(groups.get(), group); // an error reply: no such key
+      // A stream that does not exist answers "ERR no such key": no group. Any other error (an
+      // ACL without XINFO, a key of another type) is not "no consumer group": say what it is.
+      if (groups->type == REDIS_REPLY_ERROR &&
+          redis::replyText(groups.get()).find("no such key") == std::string_view::npos) {
+        throw redis::Error(std::string(redis::replyText(groups.get())));
+      }
+      const auto info = redis::findGroup(groups.get(), group);
       s.group_exists = info.has_value();
       if (!info) {
         continue;

@@ -228,6 +228,21 @@ TEST_F(Ops, StatusShowsEachStreamAndExitsOneWhenSomethingNeedsAttention) {
   EXPECT_EQ(st.exit_code, 1);
   EXPECT_EQ(j["redis"]["readable"], false);
   EXPECT_EQ(j["postgres"]["readable"], true);
+  // A Redis user refused XINFO: the refusal is said, not read as "no consumer group".
+  ASSERT_EQ(
+      redis_->command({"ACL", "SETUSER", "noxinfo", "on", ">noxinfo-pw", "~*", "+@all", "-xinfo"})
+          ->type,
+      REDIS_REPLY_STATUS);
+  std::string url = redisUrl();
+  url.insert(url.find("://") + 3, "noxinfo:noxinfo-pw@");
+  st = status({"--json", "--no-daemon"}, {{"REDIS_URL", url}});
+  j = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << st.out << st.err;
+  EXPECT_EQ(st.exit_code, 1);
+  EXPECT_EQ(j["redis"]["readable"], false) << st.out;
+  EXPECT_NE(st.out.find("NOPERM"), std::string::npos) << st.out;
+  EXPECT_EQ(st.out.find("no consumer group"), std::string::npos) << st.out;
+  redis_->command({"ACL", "DELUSER", "noxinfo"});
 }
 
 TEST_F(Ops, AListenAddressInUseIsAClearStartupFailure) {
