@@ -53,6 +53,16 @@ void readSections(const YAML::Node& root, Config& c, const Environment& env) {
     if (c.redis.sentinels.empty() && !c.redis.master_name.empty()) {
       r.fail("sentinels", "must list the sentinels (host:port) when redis.master_name is set");
     }
+    r.string("sentinel_username", c.redis.sentinel_username);
+    r.secret("sentinel_password", c.redis.sentinel_password);
+    if (c.redis.sentinels.empty() &&
+        !(c.redis.sentinel_username.empty() && c.redis.sentinel_password.empty())) {
+      r.fail(c.redis.sentinel_password.empty() ? "sentinel_username" : "sentinel_password",
+             "is set but redis.sentinels is empty (no sentinel would be asked)");
+    }
+    if (!c.redis.sentinel_username.empty() && c.redis.sentinel_password.empty()) {
+      r.fail("sentinel_password", "must be set with redis.sentinel_username");
+    }
     const bool tls = c.redis.url.starts_with("rediss://");
     for (auto [key, value] : {std::pair("tls_ca_file", &c.redis.tls_ca_file),
                               std::pair("tls_cert_file", &c.redis.tls_cert_file),

@@ -27,6 +27,9 @@ struct RedisConfig {
   // (asked again at every connection); url then gives only the user, password and database.
   std::vector<std::string> sentinels; // host:port each
   std::string master_name;
+  // The sentinels' own credentials (their requirepass, or an ACL user of theirs): empty, none.
+  std::string sentinel_username;
+  std::string sentinel_password;
   // TLS (rediss:// URLs): the CA bundle that signs the server's certificate (empty: the
   // system's), a client certificate and key (mutual TLS), the name the certificate must carry
   // (empty: the URL's host). Certificate and host name are always verified.

@@ -178,6 +178,17 @@ void SectionReader::string(std::string_view key, std::string& value) {
   record(key, value, raw);
 }
 
+void SectionReader::secret(std::string_view key, std::string& value) {
+  Raw raw = lookup(key);
+  if (raw.found) {
+    if (raw.from_file && !raw.node.IsScalar()) {
+      fail(key, "must be a string");
+    }
+    value = raw.text;
+  }
+  record(key, value.empty() ? "" : "****", raw);
+}
+
 void SectionReader::choice(std::string_view key, std::string& value,
                            std::initializer_list<std::string_view> allowed) {
   string(key, value);

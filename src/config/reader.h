@@ -29,6 +29,8 @@ public:
   void duration(std::string_view key, int64_t& value, int64_t min, int64_t max);
   void boolean(std::string_view key, bool& value);
   void string(std::string_view key, std::string& value);
+  // A string never shown: recorded as "****" when set.
+  void secret(std::string_view key, std::string& value);
   void choice(std::string_view key, std::string& value,
               std::initializer_list<std::string_view> allowed);
   // A list: a YAML sequence in the file, comma-separated in the environment. Must be non-empty.

@@ -42,6 +42,8 @@ Endpoint endpointFrom(const config::RedisConfig& redis) {
     ep.sentinels.push_back({std::move(host), port});
   }
   ep.master_name = redis.master_name;
+  ep.sentinel_user = redis.sentinel_username;
+  ep.sentinel_password = redis.sentinel_password;
   if (!ep.sentinels.empty()) {
     ep.display = fmt::format("primary '{}' of sentinels {} ({})", ep.master_name,
                              fmt::join(redis.sentinels, ","), ep.display);
@@ -53,6 +55,8 @@ Endpoint Endpoint::sentinel(size_t i) const {
   Endpoint ep;
   ep.host = sentinels[i].host;
   ep.port = sentinels[i].port;
+  ep.user = sentinel_user;
+  ep.password = sentinel_password;
   ep.tls = tls;
   ep.tls_ca_file = tls_ca_file;
   ep.tls_cert_file = tls_cert_file;

@@ -29,8 +29,9 @@ struct Endpoint {
   };
   std::vector<Sentinel> sentinels;
   std::string master_name;
-  // An endpoint for one sentinel (no AUTH, no SELECT: sentinels have neither here; TLS as
-  // for the data nodes).
+  std::string sentinel_user;     // redis.sentinel_username
+  std::string sentinel_password; // redis.sentinel_password: empty, no AUTH to the sentinels
+  // An endpoint for one sentinel (its own AUTH, no SELECT; TLS as for the data nodes).
   Endpoint sentinel(size_t i) const;
 };
 

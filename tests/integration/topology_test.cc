@@ -153,6 +153,7 @@ protected:
       at = comma + 1;
     }
     rc.master_name = private_stack::exported("AUDITQ_TEST_SENTINEL_MASTER");
+    rc.sentinel_password = private_stack::exported("AUDITQ_TEST_SENTINEL_PASSWORD");
     rc.connect_timeout_ms = 500;
     rc.command_timeout_ms = 1000;
     return rc;
@@ -183,6 +184,7 @@ protected:
     return {{"REDIS_URL", rc.url},
             {"AUDITQ_REDIS_SENTINELS", list},
             {"AUDITQ_REDIS_MASTER_NAME", rc.master_name},
+            {"AUDITQ_REDIS_SENTINEL_PASSWORD", rc.sentinel_password},
             {"AUDITQ_RETRY_MAX_MS", "30000"}}; // the default backoff: the figure operators get
   }
 
@@ -192,6 +194,28 @@ protected:
         .count();
   }
 };
+
+// The sentinels require a password (as the failover test's do too): without it, or with a
+// wrong one, no sentinel names a primary, and check-config says so with each sentinel's answer.
+TEST_F(Sentinel, TheSentinelsPasswordIsSentAndAWrongOneIsAClearError) {
+  auto check = [&](std::map<std::string, std::string> env) {
+    env["DATABASE_URL"] = db_.url();
+    return runAuditq({"check-config", "--connect"}, env);
+  };
+  auto env = sentinelEnv();
+  const auto good = check(env);
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  env["AUDITQ_REDIS_SENTINEL_PASSWORD"] = "not-the-password";
+  const auto wrong = check(env);
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.out.find("redis: UNREACHABLE"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("WRONGPASS"), std::string::npos) << wrong.out;
+  EXPECT_EQ((wrong.out + wrong.err).find("not-the-password"), std::string::npos) << wrong.out;
+  env.erase("AUDITQ_REDIS_SENTINEL_PASSWORD");
+  const auto none = check(env);
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.out.find("NOAUTH"), std::string::npos) << none.out;
+}
 
 // Entries flow at 2,000/s; the primary is SIGKILLed; the sentinels promote the replica.
 // Every entry the promoted primary holds ends in sync_events exactly once and nothing stays

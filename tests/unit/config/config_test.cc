@@ -185,6 +185,30 @@ TEST(Config, SentinelsAndTheirPrimaryName) {
               {"redis.sentinels", "host:port"});
 }
 
+TEST(Config, TheSentinelsCredentialsAreReadAndNeverShown) {
+  const auto c = parseConfig("redis:\n  sentinels: [a:1]\n  master_name: m\n"
+                             "  sentinel_username: watcher\n",
+                             "x", {{"AUDITQ_REDIS_SENTINEL_PASSWORD", "s3nt1nel"}});
+  EXPECT_EQ(c.redis.sentinel_username, "watcher");
+  EXPECT_EQ(c.redis.sentinel_password, "s3nt1nel");
+  bool shown = false;
+  for (const auto& v : c.effective) {
+    EXPECT_EQ(v.value.find("s3nt1nel"), std::string::npos) << v.key;
+    if (v.key == "redis.sentinel_password") {
+      shown = true;
+      EXPECT_EQ(v.value, "****");
+      EXPECT_EQ(v.source, "env AUDITQ_REDIS_SENTINEL_PASSWORD");
+    }
+  }
+  EXPECT_TRUE(shown);
+  expectError("redis:\n  sentinel_password: pw\n", {},
+              {"redis.sentinel_password", "redis.sentinels is empty"});
+  expectError("redis:\n  sentinels: [a:1]\n  master_name: m\n  sentinel_username: u\n", {},
+              {"redis.sentinel_password", "with redis.sentinel_username"});
+  expectError("redis:\n  sentinels: [a:1]\n  master_name: m\n  sentinel_password: [x]\n", {},
+              {"redis.sentinel_password", "must be a string"});
+}
+
 TEST(Config, AcceptsAnEntryIdAsStartId) {
   EXPECT_EQ(parseConfig("consumer:\n  start_id: 1700000000000-0\n", "x", {}).consumer.start_id,
             "1700000000000-0");
