@@ -144,7 +144,7 @@ WHERE t.session_id = s.session_id AND s.deleted_at IS DISTINCT FROM t.deleted_at
 
 // A newer state (AUDITQ_STANDING) overwrites; an equal or older one never does. ORDER BY keeps
 // the lock order stable across writers and instances, so concurrent batches do not deadlock.
-// {rows}: the batch's rows, `st` (ProjectionRows).
+// {rows}: the batch's rows, `st` (projectionRows).
 constexpr const char* kUpsertSessions = R"(
 INSERT INTO sync_sessions AS s (session_id, sync_mode, time_per_cycle_ms, increment_ms,
     max_time_ms, created_at, started_at, completed_at, final_status, total_cycles,
