@@ -167,7 +167,7 @@ void SectionReader::boolean(std::string_view key, bool& value) {
   record(key, value ? "true" : "false", raw);
 }
 
-void SectionReader::string(std::string_view key, std::string& value) {
+SectionReader::Raw SectionReader::text(std::string_view key, std::string& value) {
   Raw raw = lookup(key);
   if (raw.found) {
     if (raw.from_file && !raw.node.IsScalar()) {
@@ -175,17 +175,16 @@ void SectionReader::string(std::string_view key, std::string& value) {
     }
     value = raw.text;
   }
+  return raw;
+}
+
+void SectionReader::string(std::string_view key, std::string& value) {
+  const Raw raw = text(key, value);
   record(key, value, raw);
 }
 
 void SectionReader::secret(std::string_view key, std::string& value) {
-  Raw raw = lookup(key);
-  if (raw.found) {
-    if (raw.from_file && !raw.node.IsScalar()) {
-      fail(key, "must be a string");
-    }
-    value = raw.text;
-  }
+  const Raw raw = text(key, value);
   record(key, value.empty() ? "" : "****", raw);
 }
 

@@ -55,6 +55,8 @@ private:
     YAML::Node node; // meaningful only when from_file
   };
   Raw lookup(std::string_view key);
+  // A scalar's text into `value` when the key is set; the caller records it.
+  Raw text(std::string_view key, std::string& value);
   void record(std::string_view key, std::string value, const Raw& raw);
   std::string envName(std::string_view key) const;
 

@@ -626,8 +626,11 @@ void writeTransaction(pqxx::connection& c, const pipeline::Batch& batch, bool st
                batch.participantRows(), chunk);
     }
   }
-  const std::string sessions = projectionRows(tx, as_arrays, "auditq_stage1_sessions",
-                                              batch.sessionRows(), kSessionColumns, arrays);
+  // Events only (no projections) has neither: nothing to render.
+  const std::string sessions = batch.sessionRows().empty() && !tombstones
+                                   ? std::string()
+                                   : projectionRows(tx, as_arrays, "auditq_stage1_sessions",
+                                                    batch.sessionRows(), kSessionColumns, arrays);
   if (tombstones) {
     fmt::format_to(
         std::back_inserter(last), fmt::runtime(kLockSessions),

@@ -2,6 +2,10 @@
 // and the way back, into array literals.
 #include "pipeline/copy_text.h"
 
+#include <fmt/format.h>
+
+#include <stdexcept>
+
 #include "pipeline/byte_scan.h"
 
 namespace auditq::pipeline::copy {
@@ -26,7 +30,7 @@ void toArrayLiterals(std::string_view rows, size_t columns, std::vector<std::str
   }
   size_t column = 0;
   bool first_row = true;
-  for (size_t i = 0; i < rows.size();) {
+  for (size_t i = 0; i < rows.size(); ++i) { // ++i: past the field's '\t' or '\n'
     std::string& a = arrays[column];
     if (!first_row) {
       a.push_back(',');
@@ -36,9 +40,16 @@ void toArrayLiterals(std::string_view rows, size_t columns, std::vector<std::str
       a.append("NULL");
       i += 2;
     } else {
-      // A value: COPY's escapes undone, then '"' and '\' escaped for the array syntax.
+      // A value: COPY's escapes undone, then '"' and '\' escaped for the array syntax. Runs of
+      // ordinary bytes are copied whole (jsonSpecial stops at every byte that needs a look).
       a.push_back('"');
-      for (; i < rows.size() && rows[i] != '\t' && rows[i] != '\n'; ++i) {
+      for (;;) {
+        const size_t special = scan::jsonSpecial(rows, i);
+        a.append(rows.data() + i, special - i);
+        i = special;
+        if (i == rows.size() || rows[i] == '\t' || rows[i] == '\n') {
+          break;
+        }
         char c = rows[i];
         if (c == '\\' && i + 1 < rows.size()) {
           c = rows[++i];
@@ -48,19 +59,24 @@ void toArrayLiterals(std::string_view rows, size_t columns, std::vector<std::str
           a.push_back('\\');
         }
         a.push_back(c);
+        ++i;
       }
       a.push_back('"');
     }
+    // Arrays of unequal length would not fail: unnest pads the short ones with NULLs, so a
+    // wrong layout would write wrong rows. It is a bug of the caller's: refuse it.
     if (i < rows.size() && rows[i] == '\t') {
-      ++column;
-      ++i;
-    } else { // end of the row
+      if (++column == columns) {
+        throw std::invalid_argument(
+            fmt::format("toArrayLiterals: a row has more than {} fields", columns));
+      }
+    } else {
+      if (column + 1 != columns) {
+        throw std::invalid_argument(
+            fmt::format("toArrayLiterals: a row has {} fields, not {}", column + 1, columns));
+      }
       column = 0;
       first_row = false;
-      ++i;
-    }
-    if (column >= columns) { // more fields than columns: the caller's layout is wrong
-      column = columns - 1;
     }
   }
   for (auto& a : arrays) {

@@ -43,7 +43,8 @@ inline void endRow(std::string& out) {
 
 // Rows in COPY text format (as rendered above: each line ends in '\n', `columns` fields each)
 // as one array literal per column, "{...}" with every value double-quoted and NULL for \N:
-// `arrays` is resized to `columns` and each is overwritten, keeping its capacity.
+// `arrays` is resized to `columns` and each is overwritten, keeping its capacity. A row with
+// more or fewer fields than `columns` throws std::invalid_argument (a caller's bug).
 void toArrayLiterals(std::string_view rows, size_t columns, std::vector<std::string>& arrays);
 
 } // namespace auditq::pipeline::copy

@@ -116,6 +116,17 @@ TEST(CopyText, RowsTurnIntoOneArrayLiteralPerColumn) {
   EXPECT_EQ(arrays[2], "{\"x\\\"y{,}\",\"line\nbreak\rx\"}");
   copy::toArrayLiterals("", 2, arrays);
   EXPECT_EQ(arrays, (std::vector<std::string>{"{}", "{}"}));
+  // A long value with the specials far apart: the runs between them are copied whole.
+  const std::string run(40, 'r');
+  rows.clear();
+  copy::appendEscaped(rows, run + "\"" + run + "\\" + run);
+  copy::endRow(rows);
+  copy::toArrayLiterals(rows, 1, arrays);
+  EXPECT_EQ(arrays[0], "{\"" + run + "\\\"" + run + "\\\\" + run + "\"}");
+  // Unequal arrays would not fail in PostgreSQL (unnest pads them with NULLs): refused here.
+  EXPECT_THROW(copy::toArrayLiterals("a\tb\tc\n", 2, arrays), std::invalid_argument);
+  EXPECT_THROW(copy::toArrayLiterals("a\tb\na\n", 2, arrays), std::invalid_argument);
+  EXPECT_THROW(copy::toArrayLiterals("a\tb", 3, arrays), std::invalid_argument);
 }
 
 TEST(Backoff, GrowsExponentiallyUpToTheCapWithJitterBelowTheCeiling) {
