@@ -217,6 +217,56 @@ TEST_F(Sentinel, TheSentinelsPasswordIsSentAndAWrongOneIsAClearError) {
   EXPECT_NE(none.out.find("NOAUTH"), std::string::npos) << none.out;
 }
 
+// A sentinel that has not seen a failover yet names the old primary, now a replica. auditq
+// asks the server itself (ROLE) and refuses it: it never reads or acknowledges on a replica.
+// Here one sentinel is told to monitor the replica under a name of its own, which makes it
+// answer with the replica's address just as a lagging one would.
+TEST_F(Sentinel, AServerTheSentinelNamesButThatIsAReplicaIsRefused) {
+  const auto rc = viaSentinels();
+  config::RedisConfig direct;
+  direct.url = fmt::format("redis://:{}@{}/0", rc.sentinel_password, rc.sentinels.front());
+  direct.connect_timeout_ms = 2000;
+  direct.command_timeout_ms = 2000;
+  auto sentinel = redis::BlockingClient::connect(direct);
+  auto replicas = sentinel.command({"SENTINEL", "REPLICAS", rc.master_name});
+  ASSERT_EQ(replicas->type, REDIS_REPLY_ARRAY);
+  ASSERT_GE(replicas->elements, 1u);
+  std::string ip, port;
+  const redisReply* fields = replicas->element[0];
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    const std::string key(fields->element[i]->str, fields->element[i]->len);
+    const std::string value(fields->element[i + 1]->str, fields->element[i + 1]->len);
+    if (key == "ip") {
+      ip = value;
+    } else if (key == "port") {
+      port = value;
+    }
+  }
+  ASSERT_FALSE(port.empty());
+  auto monitored = sentinel.command({"SENTINEL", "MONITOR", "auditq-lagging", ip, port, "1"});
+  ASSERT_EQ(monitored->type, REDIS_REPLY_STATUS) << (monitored->str ? monitored->str : "");
+  auto named = sentinel.command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "auditq-lagging"});
+  ASSERT_EQ(named->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(named->elements, 2u);
+  EXPECT_EQ(std::string(named->element[1]->str, named->element[1]->len), port);
+
+  auto env = sentinelEnv();
+  env["DATABASE_URL"] = db_.url();
+  env["AUDITQ_REDIS_SENTINELS"] = rc.sentinels.front();
+  env["AUDITQ_REDIS_MASTER_NAME"] = "auditq-lagging";
+  const auto refused = runAuditq({"check-config", "--connect"}, env);
+  sentinel.command({"SENTINEL", "REMOVE", "auditq-lagging"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("redis: UNREACHABLE"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find(fmt::format("127.0.0.1:{} is not the primary (role slave)", port)),
+            std::string::npos)
+      << refused.out;
+  // The same sentinel with the real primary's name: accepted, so the refusal was the role's.
+  env["AUDITQ_REDIS_MASTER_NAME"] = rc.master_name;
+  const auto accepted = runAuditq({"check-config", "--connect"}, env);
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.out << accepted.err;
+}
+
 // Entries flow at 2,000/s; the primary is SIGKILLed; the sentinels promote the replica.
 // Every entry the promoted primary holds ends in sync_events exactly once and nothing stays
 // pending. Entries the old primary acknowledged to the producer but had not replicated are
