@@ -13,6 +13,7 @@
 #include <csignal>
 
 #include "app/cli.h"
+#include "app/consumer_name.h"
 #include "app/metrics.h"
 #include "app/pg_control.h"
 #include "app/systemd_notify.h"
@@ -33,14 +34,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-std::string defaultConsumerName() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-    std::strcpy(host, "auditq");
-  }
-  return std::string(host) + "-" + std::to_string(getpid());
-}
 
 class Daemon {
 public:

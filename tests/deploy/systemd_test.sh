@@ -44,9 +44,10 @@ in_box getent passwd auditq >/dev/null || fail "the package did not create the a
 [ "$(prop LoadState)" = loaded ] || fail "the unit is not loaded after install"
 [ "$(prop ActiveState)" = inactive ] || fail "the package started the service (it must wait for a config)"
 
-# Configure as docs/operations.md says: secrets in /etc/auditq/auditq.env (0640 root:auditq),
-# and a stable consumer name, so that a restarted auditq takes its own pending entries back at
-# once (with the default <hostname>-<pid> they wait for consumer.claim_idle_ms, 60 s).
+# Configure as docs/operations.md says: secrets in /etc/auditq/auditq.env (0640 root:auditq).
+# No consumer name: under systemd the default is <hostname>-auditq.service, the same after
+# every restart, so a restarted auditq takes its own pending entries back at once (checked
+# after the watchdog restart below).
 http_port=$(free_port)
 in_box env DATABASE_URL="$db_url" auditq migrate up >/dev/null || fail "auditq migrate up (installed binary) failed"
 docker exec -i "$box" sh -c "umask 027 && cat >/etc/auditq/auditq.env && chgrp auditq /etc/auditq/auditq.env" <<ENV
@@ -54,7 +55,6 @@ REDIS_URL=$AUDITQ_TEST_REDIS_URL
 DATABASE_URL=$db_url
 AUDITQ_CONSUMER_STREAMS=$stream
 AUDITQ_HTTP_LISTEN=127.0.0.1:$http_port
-AUDITQ_CONSUMER_NAME=systemd-test-host
 ENV
 metrics=http://127.0.0.1:$http_port/metrics
 
@@ -141,6 +141,12 @@ wait_for 10 sh -c "docker exec $box journalctl -u auditq --no-pager | grep -q 'W
   fail "systemd did not log a watchdog timeout"
 wait_committed 300 30 || fail "300 entries XADDed, $(committed) committed after the watchdog restart"
 note "watchdog killed the stopped process and restarted it ($(elapsed "$t0") s); the 100 entries written meanwhile were committed"
+# Three processes so far (start, restart, the watchdog's restart), one consumer: the name
+# comes from the unit, not the pid.
+consumers=$(rcli XINFO CONSUMERS "$stream" auditq | awk 'prev == "name" { print } { prev = $0 }')
+[ "$consumers" = "$(in_box hostname)-auditq.service" ] ||
+  fail "consumers of the group: '$consumers', expected only $(in_box hostname)-auditq.service"
+note "one consumer across three processes: $consumers"
 
 # Stop: drain, exit 0, nothing pending.
 xadd 301 100
