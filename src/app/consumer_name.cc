@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -35,11 +36,13 @@ std::optional<std::string> systemdServiceOf(std::string_view proc_self_cgroup) {
   return std::nullopt;
 }
 
-std::string defaultConsumerName(std::string_view host, std::string_view proc_self_cgroup,
-                                long pid) {
+std::string defaultConsumerName(std::string_view host, std::string_view proc_self_cgroup, long pid,
+                                long systemd_exec_pid) {
   const std::string h = host.empty() ? std::string("auditq") : std::string(host);
-  if (auto unit = systemdServiceOf(proc_self_cgroup)) {
-    return h + "-" + *unit;
+  if (systemd_exec_pid == pid) {
+    if (auto unit = systemdServiceOf(proc_self_cgroup)) {
+      return h + "-" + *unit;
+    }
   }
   return h + "-" + std::to_string(pid);
 }
@@ -52,7 +55,11 @@ std::string defaultConsumerName() {
   std::ifstream in("/proc/self/cgroup");
   std::ostringstream cgroup;
   cgroup << in.rdbuf();
-  return defaultConsumerName(host, cgroup.str(), static_cast<long>(getpid()));
+  long exec_pid = 0;
+  if (const char* e = std::getenv("SYSTEMD_EXEC_PID"); e != nullptr) {
+    exec_pid = std::strtol(e, nullptr, 10);
+  }
+  return defaultConsumerName(host, cgroup.str(), static_cast<long>(getpid()), exec_pid);
 }
 
 } // namespace auditq::app
