@@ -4,8 +4,6 @@
 // commands it returns, and serves what it reports: logs, /healthz, /readyz, /metrics, systemd.
 #include "app/daemon.h"
 
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
