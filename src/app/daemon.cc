@@ -88,7 +88,7 @@ public:
 private:
   static config::Config withConsumerName(config::Config cfg) {
     if (cfg.consumer.name.empty()) {
-      cfg.consumer.name = defaultConsumerName();
+      cfg.consumer.name = defaultConsumerName(ProcessFacts::current());
     }
     return cfg;
   }

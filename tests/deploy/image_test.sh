@@ -51,7 +51,13 @@ healthy=$(elapsed "$t0")
 entries "$stream" 1 100 | rcli >/dev/null
 wait_for 30 sh -c "[ \"\$(psql -X -At '$db_url' -c 'SELECT count(*) FROM sync_events')\" = 100 ]" ||
   fail "100 entries XADDed, $(sql "$db_url" -c 'SELECT count(*) FROM sync_events') committed"
+# Host networking gives the container the host's hostname: the default consumer name takes
+# the container's id instead of the pid (1 in every such container).
+cid=$(docker inspect -f '{{.Id}}' "$name")
+consumers=$(rcli XINFO CONSUMERS "$stream" auditq | awk 'prev == "name" { print } { prev = $0 }')
+[ "$consumers" = "$(hostname)-${cid:0:12}" ] ||
+  fail "consumers of the group: '$consumers', expected $(hostname)-${cid:0:12}"
 docker stop -t 40 "$name" >/dev/null
 [ "$(docker inspect -f '{{.State.ExitCode}}' "$name")" = 0 ] || fail "exit $(docker inspect -f '{{.State.ExitCode}}' "$name") on docker stop"
-note "read-only, no capabilities: healthy after $healthy s (HEALTHCHECK interval 15 s), 100 entries committed, exit 0 on stop"
+note "read-only, no capabilities: healthy after $healthy s (HEALTHCHECK interval 15 s), 100 entries committed by consumer $consumers, exit 0 on stop"
 note "image size $(awk -v s="$size" 'BEGIN { printf "%.1f MB", s / 1e6 }'); OK in $(elapsed "$t_start") s"
