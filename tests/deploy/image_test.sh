@@ -54,7 +54,7 @@ wait_for 30 sh -c "[ \"\$(psql -X -At '$db_url' -c 'SELECT count(*) FROM sync_ev
 # Host networking gives the container the host's hostname: the default consumer name takes
 # the container's id instead of the pid (1 in every such container).
 cid=$(docker inspect -f '{{.Id}}' "$name")
-consumers=$(rcli XINFO CONSUMERS "$stream" auditq | awk 'prev == "name" { print } { prev = $0 }')
+consumers=$(consumers_of "$stream")
 [ "$consumers" = "$(hostname)-${cid:0:12}" ] ||
   fail "consumers of the group: '$consumers', expected $(hostname)-${cid:0:12}"
 docker stop -t 40 "$name" >/dev/null

@@ -44,6 +44,8 @@ require_stack() {
     fail "AUDITQ_TEST_REDIS_URL / AUDITQ_TEST_PG_URL unset: run through scripts/test (or eval \"\$(scripts/dev-stack env)\")"
 }
 rcli() { redis-cli -u "$AUDITQ_TEST_REDIS_URL" "$@"; }
+# The consumers of group `auditq` on stream $1, a name per line.
+consumers_of() { rcli XINFO CONSUMERS "$1" auditq | awk 'prev == "name" { print } { prev = $0 }'; }
 # A fresh database on the test PostgreSQL server; prints its URL.
 fresh_database() {
   PGOPTIONS='-c client_min_messages=warning' psql -q -X -v ON_ERROR_STOP=1 "$AUDITQ_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \

@@ -143,7 +143,7 @@ wait_committed 300 30 || fail "300 entries XADDed, $(committed) committed after 
 note "watchdog killed the stopped process and restarted it ($(elapsed "$t0") s); the 100 entries written meanwhile were committed"
 # Three processes so far (start, restart, the watchdog's restart), one consumer: the name
 # comes from the unit, not the pid.
-consumers=$(rcli XINFO CONSUMERS "$stream" auditq | awk 'prev == "name" { print } { prev = $0 }')
+consumers=$(consumers_of "$stream")
 [ "$consumers" = "$(in_box hostname)-auditq.service" ] ||
   fail "consumers of the group: '$consumers', expected only $(in_box hostname)-auditq.service"
 note "one consumer across three processes: $consumers"
